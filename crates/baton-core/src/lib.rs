@@ -1,0 +1,15 @@
+//! Baton's core: everything about flows that needs no IO.
+//!
+//! - [`yaml`] reads YAML into a tree that remembers where every node came from.
+//! - [`flow`] is the flow model; [`parse`] turns a YAML tree into it, collecting every error.
+//! - [`template`] renders `{{ }}` templates in Kestra's Pebble dialect.
+//! - [`inputs`] types, validates and coerces flow inputs.
+//! - [`topology`] is the task graph that the UI and CLI draw.
+//!
+//! Invariant: this crate does no IO. Anything that needs the outside world (secrets, the KV
+//! store, files) reaches it through a trait that the caller implements.
+
+pub mod diagnostic;
+pub mod duration;
+pub mod inputs;
+pub mod template;
