@@ -13,3 +13,4 @@ pub mod diagnostic;
 pub mod duration;
 pub mod inputs;
 pub mod template;
+pub mod yaml;
