@@ -1,1 +1,39 @@
-fn main() {}
+//! The `baton` binary: parses arguments and hands over to a command. Nothing else lives here.
+
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "baton",
+    version,
+    about = "Baton, a workflow orchestrator that runs Kestra flows"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Work with flow files.
+    #[command(subcommand)]
+    Flow(commands::flow::FlowCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Flow(command) => commands::flow::run(command),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -9,8 +9,12 @@
 //! Invariant: this crate does no IO. Anything that needs the outside world (secrets, the KV
 //! store, files) reaches it through a trait that the caller implements.
 
+pub mod cron;
 pub mod diagnostic;
 pub mod duration;
+pub mod flow;
 pub mod inputs;
+pub mod parse;
 pub mod template;
+pub mod topology;
 pub mod yaml;

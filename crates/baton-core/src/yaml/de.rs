@@ -10,7 +10,9 @@
 use std::cell::RefCell;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    self, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, SeqAccess, Visitor,
+};
 
 use super::{Node, NodeKind, Plain, ScalarStyle, key_text};
 use crate::diagnostic::{Diagnostic, Position, closest};
@@ -59,7 +61,11 @@ impl std::error::Error for DeError {}
 
 impl de::Error for DeError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        Self { position: None, field: None, message: msg.to_string() }
+        Self {
+            position: None,
+            field: None,
+            message: msg.to_string(),
+        }
     }
 
     fn invalid_type(unexpected: de::Unexpected<'_>, expected: &dyn de::Expected) -> Self {
@@ -74,8 +80,13 @@ impl de::Error for DeError {
     }
 
     fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
-        let hint = closest(variant, expected.iter().copied()).map(|c| format!(" (did you mean {c}?)")).unwrap_or_default();
-        Self::custom(format_args!("unknown value '{variant}'{hint}; expected one of {}", expected.join(", ")))
+        let hint = closest(variant, expected.iter().copied())
+            .map(|c| format!(" (did you mean {c}?)"))
+            .unwrap_or_default();
+        Self::custom(format_args!(
+            "unknown value '{variant}'{hint}; expected one of {}",
+            expected.join(", ")
+        ))
     }
 
     fn missing_field(field: &'static str) -> Self {
@@ -87,24 +98,35 @@ impl de::Error for DeError {
 pub struct NodeDeserializer<'a> {
     node: &'a Node,
     problems: &'a RefCell<Vec<Diagnostic>>,
-    /// Keys of a mapping this struct read must ignore: they are read elsewhere (for example the
-    /// child task lists of a flowable task, or the task properties common to every type).
-    skip: &'a [&'a str],
+    /// Whether keys a struct does not know are reported. Off when one mapping is split between
+    /// several structs (a task's common and specific properties); the caller reports them.
+    report_unknown: bool,
 }
 
 impl<'a> NodeDeserializer<'a> {
     pub fn new(node: &'a Node, problems: &'a RefCell<Vec<Diagnostic>>) -> Self {
-        Self { node, problems, skip: &[] }
+        Self {
+            node,
+            problems,
+            report_unknown: true,
+        }
     }
 
-    /// Reads a struct from a mapping, leaving the keys in `skip` alone and reporting keys that
-    /// are neither the struct's nor skipped.
-    pub fn skipping(node: &'a Node, problems: &'a RefCell<Vec<Diagnostic>>, skip: &'a [&'a str]) -> Self {
-        Self { node, problems, skip }
+    /// Reads one part of a mapping: keys the target struct does not know are ignored here.
+    pub fn part_of(node: &'a Node, problems: &'a RefCell<Vec<Diagnostic>>) -> Self {
+        Self {
+            node,
+            problems,
+            report_unknown: false,
+        }
     }
 
     fn child(&self, node: &'a Node) -> Self {
-        Self { node, problems: self.problems, skip: &[] }
+        Self {
+            node,
+            problems: self.problems,
+            report_unknown: true,
+        }
     }
 
     fn position(&self) -> Position {
@@ -112,7 +134,10 @@ impl<'a> NodeDeserializer<'a> {
     }
 
     fn invalid(&self, expected: &str) -> DeError {
-        de::Error::custom(format_args!("expected {expected}, found {}", self.node.describe()))
+        de::Error::custom(format_args!(
+            "expected {expected}, found {}",
+            self.node.describe()
+        ))
     }
 
     fn scalar_text(&self) -> Option<&'a str> {
@@ -129,13 +154,17 @@ macro_rules! integer {
             let value = match self.node.plain() {
                 Some(Plain::Int(i)) => Some(i),
                 // A quoted number is accepted where a number is expected, as Jackson does.
-                _ => self.scalar_text().and_then(|t| t.trim().parse::<i64>().ok()),
+                _ => self
+                    .scalar_text()
+                    .and_then(|t| t.trim().parse::<i64>().ok()),
             };
             let value = value.ok_or_else(|| self.invalid("an integer"))?;
             let value = <$ty>::try_from(value)
                 .map_err(|_| de::Error::custom(format_args!("{value} is out of range")))
                 .map_err(|e: DeError| e.at(self.position()))?;
-            visitor.$visit::<DeError>(value).map_err(|e| e.at(self.position()))
+            visitor
+                .$visit::<DeError>(value)
+                .map_err(|e| e.at(self.position()))
         }
     };
 }
@@ -146,7 +175,10 @@ impl<'de, 'a> Deserializer<'de> for NodeDeserializer<'a> {
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         let position = self.position();
         let result = match &self.node.kind {
-            NodeKind::Scalar { text, style: ScalarStyle::Plain } => match super::resolve_plain(text) {
+            NodeKind::Scalar {
+                text,
+                style: ScalarStyle::Plain,
+            } => match super::resolve_plain(text) {
                 Plain::Null => visitor.visit_unit(),
                 Plain::Bool(b) => visitor.visit_bool(b),
                 Plain::Int(i) => visitor.visit_i64(i),
@@ -154,7 +186,10 @@ impl<'de, 'a> Deserializer<'de> for NodeDeserializer<'a> {
                 Plain::Str(s) => visitor.visit_str(s),
             },
             NodeKind::Scalar { text, .. } => visitor.visit_str(text),
-            NodeKind::Sequence(items) => visitor.visit_seq(Seq { items: items.iter(), de: &self }),
+            NodeKind::Sequence(items) => visitor.visit_seq(Seq {
+                items: items.iter(),
+                de: &self,
+            }),
             NodeKind::Mapping(entries) => visitor.visit_map(Map::new(entries, &self, None)),
         };
         result.map_err(|e| e.at(position))
@@ -186,7 +221,9 @@ impl<'de, 'a> Deserializer<'de> for NodeDeserializer<'a> {
         let value = match self.node.plain() {
             Some(Plain::Int(i)) => Some(i as f64),
             Some(Plain::Float(f)) => Some(f),
-            _ => self.scalar_text().and_then(|t| t.trim().parse::<f64>().ok()),
+            _ => self
+                .scalar_text()
+                .and_then(|t| t.trim().parse::<f64>().ok()),
         };
         let value = value.ok_or_else(|| self.invalid("a number").at(self.position()))?;
         visitor.visit_f64(value)
@@ -203,7 +240,9 @@ impl<'de, 'a> Deserializer<'de> for NodeDeserializer<'a> {
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         // A string field reads any non-null scalar as written: `version: 1.10` stays "1.10".
         match self.node.as_str() {
-            Some(text) => visitor.visit_str::<DeError>(text).map_err(|e| e.at(self.position())),
+            Some(text) => visitor
+                .visit_str::<DeError>(text)
+                .map_err(|e| e.at(self.position())),
             None => Err(self.invalid("a string").at(self.position())),
         }
     }
@@ -221,43 +260,71 @@ impl<'de, 'a> Deserializer<'de> for NodeDeserializer<'a> {
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        if self.node.is_null() { visitor.visit_none() } else { visitor.visit_some(self) }
+        if self.node.is_null() {
+            visitor.visit_none()
+        } else {
+            visitor.visit_some(self)
+        }
     }
 
     fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        if self.node.is_null() { visitor.visit_unit() } else { Err(self.invalid("nothing").at(self.position())) }
+        if self.node.is_null() {
+            visitor.visit_unit()
+        } else {
+            Err(self.invalid("nothing").at(self.position()))
+        }
     }
 
-    fn deserialize_unit_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, DeError> {
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
         self.deserialize_unit(visitor)
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, DeError> {
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
         visitor.visit_newtype_struct(self)
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         match &self.node.kind {
-            NodeKind::Sequence(items) => {
-                visitor.visit_seq(Seq { items: items.iter(), de: &self }).map_err(|e| e.at(self.position()))
-            }
+            NodeKind::Sequence(items) => visitor
+                .visit_seq(Seq {
+                    items: items.iter(),
+                    de: &self,
+                })
+                .map_err(|e| e.at(self.position())),
             _ => Err(self.invalid("a list").at(self.position())),
         }
     }
 
-    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, DeError> {
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
         self.deserialize_seq(visitor)
     }
 
-    fn deserialize_tuple_struct<V: Visitor<'de>>(self, _name: &'static str, _len: usize, visitor: V) -> Result<V::Value, DeError> {
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
         self.deserialize_seq(visitor)
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         match &self.node.kind {
-            NodeKind::Mapping(entries) => {
-                visitor.visit_map(Map::new(entries, &self, None)).map_err(|e| e.at(self.position()))
-            }
+            NodeKind::Mapping(entries) => visitor
+                .visit_map(Map::new(entries, &self, None))
+                .map_err(|e| e.at(self.position())),
             _ => Err(self.invalid("a mapping").at(self.position())),
         }
     }
@@ -273,14 +340,19 @@ impl<'de, 'a> Deserializer<'de> for NodeDeserializer<'a> {
         };
         for (key, _) in entries {
             let name = key_text(key);
-            if !fields.contains(&name.as_str()) && !self.skip.contains(&name.as_str()) {
+            if self.report_unknown && !fields.contains(&name.as_str()) {
                 let hint = closest(&name, fields.iter().copied())
                     .map(|c| format!(" (did you mean '{c}'?)"))
                     .unwrap_or_default();
-                self.problems.borrow_mut().push(Diagnostic::error(key.position(), format!("unknown property '{name}'{hint}")));
+                self.problems.borrow_mut().push(Diagnostic::error(
+                    key.position(),
+                    format!("unknown property '{name}'{hint}"),
+                ));
             }
         }
-        visitor.visit_map(Map::new(entries, &self, Some(fields))).map_err(|e| e.at(self.position()))
+        visitor
+            .visit_map(Map::new(entries, &self, Some(fields)))
+            .map_err(|e| e.at(self.position()))
     }
 
     fn deserialize_enum<V: Visitor<'de>>(
@@ -290,10 +362,12 @@ impl<'de, 'a> Deserializer<'de> for NodeDeserializer<'a> {
         visitor: V,
     ) -> Result<V::Value, DeError> {
         match &self.node.kind {
-            NodeKind::Scalar { text, .. } => {
-                visitor.visit_enum(text.as_str().into_deserializer()).map_err(|e: DeError| e.at(self.position()))
-            }
-            _ => Err(self.invalid("one of the allowed values").at(self.position())),
+            NodeKind::Scalar { text, .. } => visitor
+                .visit_enum(text.as_str().into_deserializer())
+                .map_err(|e: DeError| e.at(self.position())),
+            _ => Err(self
+                .invalid("one of the allowed values")
+                .at(self.position())),
         }
     }
 
@@ -314,9 +388,15 @@ struct Seq<'a, 'b> {
 impl<'de, 'a, 'b> SeqAccess<'de> for Seq<'a, 'b> {
     type Error = DeError;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, DeError> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, DeError> {
         match self.items.next() {
-            Some(item) => seed.deserialize(self.de.child(item)).map(Some).map_err(|e| e.at(item.position())),
+            Some(item) => seed
+                .deserialize(self.de.child(item))
+                .map(Some)
+                .map_err(|e| e.at(item.position())),
             None => Ok(None),
         }
     }
@@ -335,15 +415,27 @@ struct Map<'a, 'b> {
 }
 
 impl<'a, 'b> Map<'a, 'b> {
-    fn new(entries: &'a [(Node, Node)], de: &'b NodeDeserializer<'a>, fields: Option<&'static [&'static str]>) -> Self {
-        Self { entries: entries.iter(), de, fields, value: None }
+    fn new(
+        entries: &'a [(Node, Node)],
+        de: &'b NodeDeserializer<'a>,
+        fields: Option<&'static [&'static str]>,
+    ) -> Self {
+        Self {
+            entries: entries.iter(),
+            de,
+            fields,
+            value: None,
+        }
     }
 }
 
 impl<'de, 'a, 'b> MapAccess<'de> for Map<'a, 'b> {
     type Error = DeError;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DeError> {
         for (key, value) in self.entries.by_ref() {
             let name = key_text(key);
             if let Some(fields) = self.fields
@@ -351,7 +443,9 @@ impl<'de, 'a, 'b> MapAccess<'de> for Map<'a, 'b> {
             {
                 continue;
             }
-            let read = seed.deserialize(self.de.child(key)).map_err(|e| e.at(key.position()))?;
+            let read = seed
+                .deserialize(self.de.child(key))
+                .map_err(|e| e.at(key.position()))?;
             self.value = Some((value, name));
             return Ok(Some(read));
         }
@@ -359,8 +453,12 @@ impl<'de, 'a, 'b> MapAccess<'de> for Map<'a, 'b> {
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
-        let (value, name) = self.value.take().ok_or_else(|| de::Error::custom("value read before its key"))?;
-        seed.deserialize(self.de.child(value)).map_err(|e| e.at(value.position()).under(&name))
+        let (value, name) = self
+            .value
+            .take()
+            .ok_or_else(|| de::Error::custom("value read before its key"))?;
+        seed.deserialize(self.de.child(value))
+            .map_err(|e| e.at(value.position()).under(&name))
     }
 }
 

@@ -29,7 +29,11 @@ pub struct YamlLimits {
 
 impl Default for YamlLimits {
     fn default() -> Self {
-        Self { max_bytes: 4 * 1024 * 1024, max_depth: 64, max_nodes: 200_000 }
+        Self {
+            max_bytes: 4 * 1024 * 1024,
+            max_depth: 64,
+            max_nodes: 200_000,
+        }
     }
 }
 
@@ -46,7 +50,10 @@ pub enum ScalarStyle {
 pub enum NodeKind {
     /// A scalar as written. Plain scalars are resolved with the YAML 1.2 core schema when a
     /// typed value is asked for (see [`Node::to_json`]); string fields read the text as is.
-    Scalar { text: String, style: ScalarStyle },
+    Scalar {
+        text: String,
+        style: ScalarStyle,
+    },
     Sequence(Vec<Node>),
     /// Entries in source order. Keys are unique (the reader rejects duplicates).
     Mapping(Vec<(Node, Node)>),
@@ -102,7 +109,10 @@ impl Node {
     /// Resolves a plain scalar with the YAML 1.2 core schema; `None` for other nodes.
     pub fn plain(&self) -> Option<Plain<'_>> {
         match &self.kind {
-            NodeKind::Scalar { text, style: ScalarStyle::Plain } => Some(resolve_plain(text)),
+            NodeKind::Scalar {
+                text,
+                style: ScalarStyle::Plain,
+            } => Some(resolve_plain(text)),
             _ => None,
         }
     }
@@ -118,7 +128,10 @@ impl Node {
 
     /// Looks a key up in a mapping node and returns the key node too, for its position.
     pub fn entry(&self, key: &str) -> Option<(&Node, &Node)> {
-        self.as_mapping()?.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(k, v)| (k, v))
+        self.as_mapping()?
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(k, v)| (k, v))
     }
 
     /// What kind of node this is, for messages like "expected a list, found a mapping".
@@ -126,7 +139,10 @@ impl Node {
         match &self.kind {
             NodeKind::Mapping(_) => "a mapping",
             NodeKind::Sequence(_) => "a list",
-            NodeKind::Scalar { style: ScalarStyle::Plain, .. } => match self.plain() {
+            NodeKind::Scalar {
+                style: ScalarStyle::Plain,
+                ..
+            } => match self.plain() {
                 Some(Plain::Null) => "nothing (null)",
                 Some(Plain::Bool(_)) => "a boolean",
                 Some(Plain::Int(_)) => "an integer",
@@ -155,7 +171,10 @@ impl Node {
             },
             NodeKind::Sequence(items) => Value::Array(items.iter().map(Node::to_json).collect()),
             NodeKind::Mapping(entries) => Value::Object(
-                entries.iter().map(|(k, v)| (key_text(k), v.to_json())).collect(),
+                entries
+                    .iter()
+                    .map(|(k, v)| (key_text(k), v.to_json()))
+                    .collect(),
             ),
         }
     }
@@ -175,7 +194,9 @@ pub fn resolve_plain(text: &str) -> Plain<'_> {
         "" | "~" | "null" | "Null" | "NULL" => return Plain::Null,
         "true" | "True" | "TRUE" => return Plain::Bool(true),
         "false" | "False" | "FALSE" => return Plain::Bool(false),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Plain::Float(f64::INFINITY),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Plain::Float(f64::INFINITY);
+        }
         "-.inf" | "-.Inf" | "-.INF" => return Plain::Float(f64::NEG_INFINITY),
         ".nan" | ".NaN" | ".NAN" => return Plain::Float(f64::NAN),
         _ => {}
@@ -194,7 +215,9 @@ pub fn resolve_plain(text: &str) -> Plain<'_> {
     if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
         return text.parse().map_or(Plain::Str(text), Plain::Int);
     }
-    let is_float_syntax = digits.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
+    let is_float_syntax = digits
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
         && digits.bytes().any(|b| b.is_ascii_digit());
     if is_float_syntax && let Ok(f) = text.parse::<f64>() {
         return Plain::Float(f);

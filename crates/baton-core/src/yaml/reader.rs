@@ -14,10 +14,19 @@ pub fn parse_documents(source: &str, limits: &YamlLimits) -> Result<Vec<Node>, D
     if source.len() > limits.max_bytes {
         return Err(Diagnostic::error(
             Position::new(1, 1),
-            format!("the document is {} bytes, more than the limit of {} bytes", source.len(), limits.max_bytes),
+            format!(
+                "the document is {} bytes, more than the limit of {} bytes",
+                source.len(),
+                limits.max_bytes
+            ),
         ));
     }
-    let mut reader = Reader { source, limits, anchors: HashMap::new(), nodes: 0 };
+    let mut reader = Reader {
+        source,
+        limits,
+        anchors: HashMap::new(),
+        nodes: 0,
+    };
     reader.stream()
 }
 
@@ -58,16 +67,26 @@ impl<'s> Reader<'s> {
             Some(Err(e)) => {
                 let marker = e.marker();
                 let position = Position::new(marker.line() as u32, marker.col() as u32 + 1);
-                Err(Diagnostic::error(position, self.syntax_message(e.info(), position.line)))
+                Err(Diagnostic::error(
+                    position,
+                    self.syntax_message(e.info(), position.line),
+                ))
             }
-            None => Err(Diagnostic::error(Position::new(1, 1), "the YAML stream ended early")),
+            None => Err(Diagnostic::error(
+                Position::new(1, 1),
+                "the YAML stream ended early",
+            )),
         }
     }
 
     /// Adds a hint to syntax errors on lines holding an unquoted template, the most common
     /// mistake in Kestra flows: `message: {{ x }}` is a YAML flow mapping, not a string.
     fn syntax_message(&self, info: &str, line: u32) -> String {
-        let text = self.source.lines().nth(line.saturating_sub(1) as usize).unwrap_or("");
+        let text = self
+            .source
+            .lines()
+            .nth(line.saturating_sub(1) as usize)
+            .unwrap_or("");
         let hint = if text.contains("{{") {
             " (a value starting with {{ must be quoted: write \"{{ ... }}\")"
         } else {
@@ -84,7 +103,10 @@ impl<'s> Reader<'s> {
         depth: usize,
     ) -> Result<Node, Diagnostic> {
         if depth > self.limits.max_depth {
-            return Err(self.error(span, format!("nesting deeper than {} levels", self.limits.max_depth)));
+            return Err(self.error(
+                span,
+                format!("nesting deeper than {} levels", self.limits.max_depth),
+            ));
         }
         self.count(span, 1)?;
         match event {
@@ -94,7 +116,13 @@ impl<'s> Reader<'s> {
                     SaphyrStyle::SingleQuoted | SaphyrStyle::DoubleQuoted => ScalarStyle::Quoted,
                     SaphyrStyle::Literal | SaphyrStyle::Folded => ScalarStyle::Block,
                 };
-                let node = Node { kind: NodeKind::Scalar { text: text.into_owned(), style }, span: convert(span) };
+                let node = Node {
+                    kind: NodeKind::Scalar {
+                        text: text.into_owned(),
+                        style,
+                    },
+                    span: convert(span),
+                };
                 self.remember(anchor, &node);
                 Ok(node)
             }
@@ -107,7 +135,10 @@ impl<'s> Reader<'s> {
                     }
                     items.push(self.node(parser, event, item_span, depth + 1)?);
                 };
-                let node = Node { kind: NodeKind::Sequence(items), span: join(span, end) };
+                let node = Node {
+                    kind: NodeKind::Sequence(items),
+                    span: join(span, end),
+                };
                 self.remember(anchor, &node);
                 Ok(node)
             }
@@ -128,25 +159,33 @@ impl<'s> Reader<'s> {
                             "a mapping key must be a plain value; if this is a template, quote it: \"{{ ... }}\"",
                         ));
                     }
-                    if matches!(&key.kind, NodeKind::Scalar { text, style: ScalarStyle::Plain } if text == "<<") {
+                    if matches!(&key.kind, NodeKind::Scalar { text, style: ScalarStyle::Plain } if text == "<<")
+                    {
                         self.merge_into(&mut merged, value)?;
                         continue;
                     }
                     if let Some((first, _)) = entries.iter().find(|(k, _)| k.kind == key.kind) {
                         return Err(Diagnostic::error(
                             key.position(),
-                            format!("duplicate key '{}' (first defined at {})", key_text(&key), first.position()),
+                            format!(
+                                "duplicate key '{}' (first defined at {})",
+                                key_text(&key),
+                                first.position()
+                            ),
                         ));
                     }
                     entries.push((key, value));
-                }; 
+                };
                 // Merged entries fill in keys the mapping did not set itself, as YAML 1.1 says.
                 for (key, value) in merged {
                     if !entries.iter().any(|(k, _)| k.kind == key.kind) {
                         entries.push((key, value));
                     }
                 }
-                let node = Node { kind: NodeKind::Mapping(entries), span: join(span, end) };
+                let node = Node {
+                    kind: NodeKind::Mapping(entries),
+                    span: join(span, end),
+                };
                 self.remember(anchor, &node);
                 Ok(node)
             }
@@ -167,7 +206,12 @@ impl<'s> Reader<'s> {
         let sources = match value.kind {
             NodeKind::Mapping(_) => vec![value],
             NodeKind::Sequence(items) => items,
-            _ => return Err(Diagnostic::error(value.span.start, "a merge key (<<) takes a mapping or a list of mappings")),
+            _ => {
+                return Err(Diagnostic::error(
+                    value.span.start,
+                    "a merge key (<<) takes a mapping or a list of mappings",
+                ));
+            }
         };
         for source in sources {
             let position = source.span.start;
@@ -179,7 +223,12 @@ impl<'s> Reader<'s> {
                         }
                     }
                 }
-                _ => return Err(Diagnostic::error(position, "a merge key (<<) takes a mapping or a list of mappings")),
+                _ => {
+                    return Err(Diagnostic::error(
+                        position,
+                        "a merge key (<<) takes a mapping or a list of mappings",
+                    ));
+                }
             }
         }
         Ok(())
@@ -196,7 +245,10 @@ impl<'s> Reader<'s> {
         if self.nodes > self.limits.max_nodes {
             return Err(self.error(
                 span,
-                format!("the document expands to more than {} nodes (aliases included)", self.limits.max_nodes),
+                format!(
+                    "the document expands to more than {} nodes (aliases included)",
+                    self.limits.max_nodes
+                ),
             ));
         }
         Ok(())
@@ -211,7 +263,10 @@ fn count_nodes(node: &Node) -> usize {
     1 + match &node.kind {
         NodeKind::Scalar { .. } => 0,
         NodeKind::Sequence(items) => items.iter().map(count_nodes).sum(),
-        NodeKind::Mapping(entries) => entries.iter().map(|(k, v)| count_nodes(k) + count_nodes(v)).sum(),
+        NodeKind::Mapping(entries) => entries
+            .iter()
+            .map(|(k, v)| count_nodes(k) + count_nodes(v))
+            .sum(),
     }
 }
 

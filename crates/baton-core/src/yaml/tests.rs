@@ -40,8 +40,14 @@ fn plain_scalars_resolve_with_the_core_schema_but_keep_their_text() {
 #[test]
 fn aliases_and_merge_keys_expand() {
     let doc = one("base: &b {x: 1, y: 2}\nuse:\n  <<: *b\n  y: 3\nagain: *b\n");
-    assert_eq!(doc.get("use").unwrap().to_json(), serde_json::json!({"y": 3, "x": 1}));
-    assert_eq!(doc.get("again").unwrap().to_json(), serde_json::json!({"x": 1, "y": 2}));
+    assert_eq!(
+        doc.get("use").unwrap().to_json(),
+        serde_json::json!({"y": 3, "x": 1})
+    );
+    assert_eq!(
+        doc.get("again").unwrap().to_json(),
+        serde_json::json!({"x": 1, "y": 2})
+    );
 }
 
 #[test]
@@ -65,7 +71,10 @@ fn alias_bombs_hit_the_node_limit() {
 fn deep_nesting_and_size_are_bounded() {
     let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
     assert!(error(&deep, YamlLimits::default()).contains("nesting deeper than 64"));
-    let small = YamlLimits { max_bytes: 10, ..YamlLimits::default() };
+    let small = YamlLimits {
+        max_bytes: 10,
+        ..YamlLimits::default()
+    };
     assert!(error("key: a longer value", small).contains("more than the limit of 10 bytes"));
 }
 
@@ -79,7 +88,10 @@ fn unquoted_templates_get_a_hint() {
 #[test]
 fn syntax_errors_point_at_the_problem() {
     let message = error("id: a\nlist: [a, b\nother: c\n", YamlLimits::default());
-    assert!(message.starts_with("3:") || message.starts_with("2:"), "{message}");
+    assert!(
+        message.starts_with("3:") || message.starts_with("2:"),
+        "{message}"
+    );
     assert!(message.contains("invalid YAML"), "{message}");
 }
 
@@ -104,16 +116,26 @@ fn read<T: serde::de::DeserializeOwned>(source: &str) -> (Result<T, DeError>, Ve
     let doc = one(source);
     let problems = RefCell::new(Vec::new());
     let result = T::deserialize(NodeDeserializer::new(&doc, &problems));
-    let problems = problems.into_inner().into_iter().map(|d| format!("{}: {}", d.position, d.message)).collect();
+    let problems = problems
+        .into_inner()
+        .into_iter()
+        .map(|d| format!("{}: {}", d.position, d.message))
+        .collect();
     (result, problems)
 }
 
 #[test]
 fn structs_read_with_every_unknown_key_reported() {
-    let (result, problems) = read::<Retry>("type: constant\nmaxAttempts: 3\nintervall: PT1S\nwarningOnRetry: true\n");
+    let (result, problems) =
+        read::<Retry>("type: constant\nmaxAttempts: 3\nintervall: PT1S\nwarningOnRetry: true\n");
     assert_eq!(
         result.unwrap(),
-        Retry { kind: Kind::Constant, max_attempt: None, interval: None, warning_on_retry: Some(true) }
+        Retry {
+            kind: Kind::Constant,
+            max_attempt: None,
+            interval: None,
+            warning_on_retry: Some(true)
+        }
     );
     assert_eq!(
         problems,
@@ -129,12 +151,19 @@ fn type_errors_name_the_field_and_position() {
     let (result, _) = read::<Retry>("type: constant\nmaxAttempt: [1]\n");
     let e = result.unwrap_err();
     assert_eq!(e.position, Some(Position::new(2, 13)));
-    assert_eq!(e.to_string(), "'maxAttempt': expected an integer, found a list");
+    assert_eq!(
+        e.to_string(),
+        "'maxAttempt': expected an integer, found a list"
+    );
 
     let (result, _) = read::<Retry>("type: constnat\n");
     let e = result.unwrap_err();
     assert_eq!(e.position, Some(Position::new(1, 7)));
-    assert!(e.to_string().contains("unknown value 'constnat' (did you mean constant?)"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("unknown value 'constnat' (did you mean constant?)"),
+        "{e}"
+    );
 
     let (result, _) = read::<Retry>("maxAttempt: 2\n");
     let e = result.unwrap_err();
@@ -144,5 +173,8 @@ fn type_errors_name_the_field_and_position() {
 
 #[test]
 fn struct_fields_lists_what_serde_accepts() {
-    assert_eq!(struct_fields::<Retry>(), ["type", "maxAttempt", "interval", "warningOnRetry"]);
+    assert_eq!(
+        struct_fields::<Retry>(),
+        ["type", "maxAttempt", "interval", "warningOnRetry"]
+    );
 }

@@ -1,0 +1,106 @@
+//! Checks that look across the whole flow once it is read.
+
+use std::collections::HashMap;
+
+use crate::diagnostic::{Diagnostic, Position};
+use crate::flow::task::RetryKind;
+use crate::flow::{Flow, Retry, Task};
+
+pub fn check_flow(flow: &Flow) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let mut seen: HashMap<&str, Position> = HashMap::new();
+    for task in flow.all_tasks() {
+        match seen.get(task.id.as_str()) {
+            Some(first) => out.push(Diagnostic::error(
+                task.position,
+                format!("duplicate task id '{}' (first used at {first}); task ids are unique across the whole flow", task.id),
+            )),
+            None => {
+                seen.insert(&task.id, task.position);
+            }
+        }
+        if let Some(retry) = &task.common.retry {
+            check_retry(
+                retry,
+                task.position,
+                &format!("task '{}'", task.id),
+                &mut out,
+            );
+        }
+        check_flowable(task, &mut out);
+    }
+    if let Some(retry) = &flow.retry {
+        check_retry(retry, Position::new(1, 1), "the flow", &mut out);
+    }
+    let mut triggers: HashMap<&str, Position> = HashMap::new();
+    for trigger in &flow.triggers {
+        if let Some(first) = triggers.insert(&trigger.id, trigger.position) {
+            out.push(Diagnostic::error(
+                trigger.position,
+                format!(
+                    "duplicate trigger id '{}' (first used at {first})",
+                    trigger.id
+                ),
+            ));
+        }
+    }
+    let mut inputs: HashMap<&str, ()> = HashMap::new();
+    for input in &flow.inputs {
+        if inputs.insert(&input.id, ()).is_some() {
+            out.push(Diagnostic::error(
+                Position::new(1, 1),
+                format!("duplicate input id '{}'", input.id),
+            ));
+        }
+    }
+    out
+}
+
+/// Kestra needs an end to every retry policy and the waits its type uses.
+fn check_retry(retry: &Retry, at: Position, owner: &str, out: &mut Vec<Diagnostic>) {
+    let mut problem =
+        |message: String| out.push(Diagnostic::error(at, format!("{owner}: retry {message}")));
+    if retry.max_attempt.is_none() && retry.max_duration.is_none() {
+        problem("needs 'maxAttempt' or 'maxDuration', or it would never stop".to_owned());
+    }
+    if retry.max_attempt == Some(0) {
+        problem("'maxAttempt' must be at least 1".to_owned());
+    }
+    match retry.kind {
+        RetryKind::Constant if retry.interval.is_none() => {
+            problem("of type constant needs 'interval'".to_owned())
+        }
+        RetryKind::Exponential if retry.interval.is_none() || retry.max_interval.is_none() => {
+            problem("of type exponential needs 'interval' and 'maxInterval'".to_owned())
+        }
+        RetryKind::Random if retry.min_interval.is_none() || retry.max_interval.is_none() => {
+            problem("of type random needs 'minInterval' and 'maxInterval'".to_owned())
+        }
+        _ => {}
+    }
+    for (name, value) in [
+        ("interval", retry.interval),
+        ("maxInterval", retry.max_interval),
+        ("minInterval", retry.min_interval),
+        ("maxDuration", retry.max_duration),
+    ] {
+        if value.is_some_and(|d| d.is_negative()) {
+            problem(format!("'{name}' must not be negative"));
+        }
+    }
+}
+
+fn check_flowable(task: &Task, out: &mut Vec<Diagnostic>) {
+    use crate::flow::TaskProps;
+    if let TaskProps::Switch {
+        cases, defaults, ..
+    } = &task.props
+        && cases.is_empty()
+        && defaults.is_empty()
+    {
+        out.push(Diagnostic::error(
+            task.position,
+            format!("switch '{}' has no cases and no defaults", task.id),
+        ));
+    }
+}
