@@ -4,6 +4,7 @@ mod check;
 mod coerce;
 mod fixtures;
 mod resolve;
+mod robustness;
 
 use serde_json::Value;
 
