@@ -76,7 +76,7 @@ impl FromStr for IsoDuration {
             .strip_prefix('P')
             .ok_or_else(|| fail("it must start with P"))?;
         let (date_part, time_part) = match rest.split_once('T') {
-            Some((_, t)) if t.is_empty() => return Err(fail("nothing follows T")),
+            Some((_, "")) => return Err(fail("nothing follows T")),
             Some((d, t)) => (d, Some(t)),
             None => (rest, None),
         };

@@ -11,7 +11,9 @@ pub struct TemplateError {
 }
 
 #[derive(Default)]
-pub struct RenderLimits;
+pub struct RenderLimits {
+    pub fuel: u64,
+}
 
 pub struct TemplateEngine;
 

@@ -110,8 +110,11 @@ impl<'s> Reader<'s> {
         }
         self.count(span, 1)?;
         match event {
-            Event::Scalar(text, style, anchor, _tag) => {
+            Event::Scalar(text, style, anchor, tag) => {
+                // `!!str 12` is the string "12": an explicit core-schema string tag.
+                let string_tag = tag.is_some_and(|t| t.is_yaml_core_schema() && t.suffix == "str");
                 let style = match style {
+                    _ if string_tag => ScalarStyle::Quoted,
                     SaphyrStyle::Plain => ScalarStyle::Plain,
                     SaphyrStyle::SingleQuoted | SaphyrStyle::DoubleQuoted => ScalarStyle::Quoted,
                     SaphyrStyle::Literal | SaphyrStyle::Folded => ScalarStyle::Block,

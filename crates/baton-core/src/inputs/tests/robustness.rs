@@ -23,7 +23,7 @@ fn yaml_resolves_plain_scalars_with_the_core_schema() {
     );
     assert_eq!(
         parse_yaml("{1: a, true: b, ~: c}"),
-        Ok(json!({"1": "a", "true": "b", "null": "c"}))
+        Ok(json!({"1": "a", "true": "b", "~": "c"}))
     );
 }
 
@@ -45,7 +45,7 @@ fn yaml_bounds_depth_and_alias_expansion() {
         let refs = vec![format!("*{previous}"); 10].join(", ");
         laughs.push_str(&format!("{name}: &{name} [{refs}]\n"));
     }
-    assert!(parse_yaml(&laughs).is_err_and(|e| e.contains("too large")));
+    assert!(parse_yaml(&laughs).is_err_and(|e| e.contains("more than 100000 nodes")));
 }
 
 #[test]
