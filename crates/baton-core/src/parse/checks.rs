@@ -44,15 +44,6 @@ pub fn check_flow(flow: &Flow) -> Vec<Diagnostic> {
             ));
         }
     }
-    let mut inputs: HashMap<&str, ()> = HashMap::new();
-    for input in &flow.inputs {
-        if inputs.insert(&input.id, ()).is_some() {
-            out.push(Diagnostic::error(
-                Position::new(1, 1),
-                format!("duplicate input id '{}'", input.id),
-            ));
-        }
-    }
     out
 }
 

@@ -279,7 +279,19 @@ fn read_inputs(node: Option<&Node>, problems: &RefCell<Vec<Diagnostic>>) -> Opti
     let specs = list_of::<InputSpec>(node, "inputs", problems);
     let items = node.and_then(Node::as_sequence).unwrap_or_default();
     if let Some(specs) = &specs {
+        let mut seen: Vec<(&str, &Node)> = Vec::new();
         for (spec, item) in specs.iter().zip(items) {
+            match seen.iter().find(|(id, _)| *id == spec.id) {
+                Some((_, first)) => problems.borrow_mut().push(Diagnostic::error(
+                    item.position(),
+                    format!(
+                        "duplicate input id '{}' (first used at {})",
+                        spec.id,
+                        first.position()
+                    ),
+                )),
+                None => seen.push((&spec.id, item)),
+            }
             for problem in check_spec(spec) {
                 let at = item.entry(problem.field).map_or(item, |(key, _)| key);
                 problems.borrow_mut().push(Diagnostic::error(

@@ -205,10 +205,19 @@ impl<'a> Reader<'a> {
 
     fn unknown_type(&self, node: &Node, type_name: &str, what: &str, names: &[&str]) {
         let at = node.get("type").unwrap_or(node);
-        let hint = closest(type_name, names.iter().copied())
-            .map(|c| format!(" (did you mean {c}?)"))
-            .unwrap_or_default();
-        self.error(at, format!("unknown {what} type '{type_name}'{hint}"));
+        // Suggest only a near miss within the same plugin package: offering a Postgres task to
+        // someone who wrote a BigQuery one would mislead.
+        let package = |name: &str| name.rsplit_once('.').map(|(p, _)| p.to_owned());
+        let suggestion = closest(type_name, names.iter().copied())
+            .filter(|c| package(c) == package(type_name) || !type_name.contains('.'));
+        let message = match suggestion {
+            Some(c) => format!("unknown {what} type '{type_name}' (did you mean {c}?)"),
+            None if type_name.starts_with("io.kestra.") => format!(
+                "{what} type '{type_name}' is not supported by Baton (docs/compatibility.md lists the supported types)"
+            ),
+            None => format!("unknown {what} type '{type_name}'"),
+        };
+        self.error(at, message);
     }
 
     /// `inputFiles` names and `outputFiles` patterns must stay inside the working directory.

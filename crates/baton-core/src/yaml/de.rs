@@ -89,6 +89,13 @@ impl de::Error for DeError {
         ))
     }
 
+    fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
+        let hint = closest(field, expected.iter().copied())
+            .map(|c| format!(" (did you mean '{c}'?)"))
+            .unwrap_or_default();
+        Self::custom(format_args!("unknown property '{field}'{hint}"))
+    }
+
     fn missing_field(field: &'static str) -> Self {
         Self::custom(format_args!("missing required property '{field}'"))
     }
