@@ -343,41 +343,39 @@ pub enum CopyFormat {
     Binary,
 }
 
+/// COPY options shared by `postgres.copy_in` and `postgres.copy_out`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CopyOptions {
+    pub format: Option<CopyFormat>,
+    pub header: Option<bool>,
+    pub delimiter: Option<String>,
+    pub quote: Option<String>,
+    pub escape: Option<String>,
+    pub columns: Option<Vec<String>>,
+    pub null_string: Option<String>,
+    pub encoding: Option<String>,
+    pub oids: Option<bool>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CopyInProps {
     /// A `kestra://` URI of the file to load.
     pub from: String,
     pub table: String,
-    pub format: Option<CopyFormat>,
-    pub header: Option<bool>,
-    pub delimiter: Option<String>,
-    pub quote: Option<String>,
-    pub escape: Option<String>,
-    pub columns: Option<Vec<String>>,
-    pub null_string: Option<String>,
     pub force_not_null: Option<Vec<String>>,
     pub force_null: Option<Vec<String>>,
-    pub encoding: Option<String>,
     pub freeze: Option<bool>,
-    pub oids: Option<bool>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CopyOutProps {
+    /// A query to export; `table` exports a whole table instead.
     pub sql: Option<String>,
     pub table: Option<String>,
-    pub format: Option<CopyFormat>,
-    pub header: Option<bool>,
-    pub delimiter: Option<String>,
-    pub quote: Option<String>,
-    pub escape: Option<String>,
-    pub columns: Option<Vec<String>>,
-    pub null_string: Option<String>,
     pub force_quote: Option<Vec<String>>,
-    pub encoding: Option<String>,
-    pub oids: Option<bool>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use super::defaults::{self, PluginDefault};
 use super::ids;
 use crate::diagnostic::{Diagnostic, closest};
-use crate::flow::kinds::all_names;
+use crate::flow::kinds::{all_names, resolve};
 use crate::flow::task::{ForEachProps, IfProps, ParallelProps, SwitchProps};
 use crate::flow::trigger::{Trigger, TriggerCommon, TriggerProps};
 use crate::flow::{Task, TaskCommon, TaskKind, TaskProps, TriggerKind};
@@ -63,60 +63,39 @@ impl<'a> Reader<'a> {
     }
 
     pub fn task(&self, node: &Node) -> Option<Task> {
-        if node.as_mapping().is_none() {
-            self.error(
-                node,
-                format!(
-                    "a task must be a mapping with an id and a type, found {}",
-                    node.describe()
-                ),
-            );
-            return None;
-        }
-        let id = self.required_string(node, "id", "task");
-        let type_name = self.required_string(node, "type", "task");
-        if let Some(id) = &id
-            && let Err(message) = ids::check_id(id, "task", false)
-        {
-            self.error(node.get("id").unwrap_or(node), message);
-        }
-        let type_name = type_name?;
-        let Some(kind) = TaskKind::from_type(&type_name) else {
-            self.unknown_type(
-                node,
-                &type_name,
-                "task",
-                &all_names(TaskKind::ALL, TaskKind::name, TaskKind::kestra_names),
-            );
-            return None;
+        let family = Family {
+            what: "task",
+            all: TaskKind::ALL,
+            name: TaskKind::name,
+            kestra: TaskKind::kestra_names,
         };
-        let mut names = vec![type_name.as_str(), kind.name()];
-        names.extend(kind.kestra_names());
-        let (merged, injected) = defaults::apply(node, &names, &self.defaults);
+        let plugin = self.plugin(node, &family)?;
+        let (kind, merged) = (plugin.kind, &plugin.merged);
         let parts = Parts {
             reader: self,
-            node: &merged,
+            node: merged,
             consumed: RefCell::new(vec!["id", "type"]),
         };
         let common = parts.part::<TaskCommon>();
         let props = parts.task_props(kind);
-        let errors = if kind.is_flowable() {
-            self.optional_tasks(&merged, "errors")
+        let flowable = kind.is_flowable();
+        let errors = if flowable {
+            self.optional_tasks(merged, "errors")
         } else {
             Some(Vec::new())
         };
-        let finally = if kind.is_flowable() {
-            self.optional_tasks(&merged, "finally")
+        let finally = if flowable {
+            self.optional_tasks(merged, "finally")
         } else {
             Some(Vec::new())
         };
         parts.consumed.borrow_mut().extend(kind.child_keys());
-        parts.report_unknown(&injected, "task");
-        self.check_files(&merged, kind);
+        parts.report_unknown(&plugin.injected, "task");
+        self.check_files(merged, kind);
         Some(Task {
-            id: id?,
+            id: plugin.id?,
             kind,
-            type_name,
+            type_name: plugin.type_name,
             position: node.position(),
             common: common?,
             props: props?,
@@ -126,61 +105,78 @@ impl<'a> Reader<'a> {
     }
 
     pub fn trigger(&self, node: &Node) -> Option<Trigger> {
+        let family = Family {
+            what: "trigger",
+            all: TriggerKind::ALL,
+            name: TriggerKind::name,
+            kestra: TriggerKind::kestra_names,
+        };
+        let plugin = self.plugin(node, &family)?;
+        let merged = &plugin.merged;
+        let parts = Parts {
+            reader: self,
+            node: merged,
+            consumed: RefCell::new(vec!["id", "type"]),
+        };
+        let common = parts.part::<TriggerCommon>();
+        let props = match plugin.kind {
+            TriggerKind::Schedule => parts.part().map(TriggerProps::Schedule),
+            TriggerKind::Flow => parts.part().map(TriggerProps::Flow),
+            TriggerKind::Webhook => parts.part().map(TriggerProps::Webhook),
+        };
+        parts.report_unknown(&plugin.injected, "trigger");
+        if let Some(TriggerProps::Schedule(schedule)) = &props {
+            self.check_schedule(merged, schedule);
+        }
+        Some(Trigger {
+            id: plugin.id?,
+            kind: plugin.kind,
+            type_name: plugin.type_name,
+            position: node.position(),
+            common: common?,
+            props: props?,
+        })
+    }
+
+    /// Reads what tasks and triggers share: the mapping, its `id` and `type`, the kind the type
+    /// names, and the mapping with `pluginDefaults` merged in. `None` when the kind is unknown.
+    fn plugin<K: Copy>(&self, node: &Node, family: &Family<K>) -> Option<Plugin<K>> {
+        let what = family.what;
         if node.as_mapping().is_none() {
             self.error(
                 node,
                 format!(
-                    "a trigger must be a mapping with an id and a type, found {}",
+                    "a {what} must be a mapping with an id and a type, found {}",
                     node.describe()
                 ),
             );
             return None;
         }
-        let id = self.required_string(node, "id", "trigger");
+        let id = self.required_string(node, "id", what);
         if let Some(id) = &id
-            && let Err(message) = ids::check_id(id, "trigger", false)
+            && let Err(message) = ids::check_id(id, what, false)
         {
             self.error(node.get("id").unwrap_or(node), message);
         }
-        let type_name = self.required_string(node, "type", "trigger")?;
-        let Some(kind) = TriggerKind::from_type(&type_name) else {
+        let type_name = self.required_string(node, "type", what)?;
+        let Some(kind) = resolve(&type_name, family.all, family.name, family.kestra) else {
             self.unknown_type(
                 node,
                 &type_name,
-                "trigger",
-                &all_names(
-                    TriggerKind::ALL,
-                    TriggerKind::name,
-                    TriggerKind::kestra_names,
-                ),
+                what,
+                &all_names(family.all, family.name, family.kestra),
             );
             return None;
         };
-        let mut names = vec![type_name.as_str(), kind.name()];
-        names.extend(kind.kestra_names());
+        let mut names = vec![type_name.as_str(), (family.name)(kind)];
+        names.extend((family.kestra)(kind));
         let (merged, injected) = defaults::apply(node, &names, &self.defaults);
-        let parts = Parts {
-            reader: self,
-            node: &merged,
-            consumed: RefCell::new(vec!["id", "type"]),
-        };
-        let common = parts.part::<TriggerCommon>();
-        let props = match kind {
-            TriggerKind::Schedule => parts.part().map(TriggerProps::Schedule),
-            TriggerKind::Flow => parts.part().map(TriggerProps::Flow),
-            TriggerKind::Webhook => parts.part().map(TriggerProps::Webhook),
-        };
-        parts.report_unknown(&injected, "trigger");
-        if let Some(TriggerProps::Schedule(schedule)) = &props {
-            self.check_schedule(&merged, schedule);
-        }
-        Some(Trigger {
-            id: id?,
-            kind,
+        Some(Plugin {
+            id,
             type_name,
-            position: node.position(),
-            common: common?,
-            props: props?,
+            kind,
+            merged,
+            injected,
         })
     }
 
@@ -266,6 +262,24 @@ impl<'a> Reader<'a> {
             self.error(node.get("timezone").unwrap_or(node), format!("'timezone': unknown time zone '{zone}' (expected an IANA name such as Europe/Paris)"));
         }
     }
+}
+
+/// One family of plugin kinds (tasks or triggers) and how its type names resolve.
+struct Family<K: 'static> {
+    what: &'static str,
+    all: &'static [K],
+    name: fn(K) -> &'static str,
+    kestra: fn(K) -> &'static [&'static str],
+}
+
+/// A task or trigger mapping whose kind is known, with its defaults applied.
+struct Plugin<K> {
+    id: Option<String>,
+    type_name: String,
+    kind: K,
+    merged: Node,
+    /// Keys that only `pluginDefaults` set.
+    injected: Vec<String>,
 }
 
 /// A task or trigger mapping being read as several parts; tracks which keys some part took.
@@ -356,8 +370,18 @@ impl Parts<'_, '_> {
             TaskKind::PythonCommands => two(self.part(), self.part(), TaskProps::PythonCommands)?,
             TaskKind::PostgresQueries => two(self.part(), self.part(), TaskProps::PostgresQueries)?,
             TaskKind::PostgresQuery => two(self.part(), self.part(), TaskProps::PostgresQuery)?,
-            TaskKind::PostgresCopyIn => two(self.part(), self.part(), TaskProps::PostgresCopyIn)?,
-            TaskKind::PostgresCopyOut => two(self.part(), self.part(), TaskProps::PostgresCopyOut)?,
+            TaskKind::PostgresCopyIn => three(
+                self.part(),
+                self.part(),
+                self.part(),
+                TaskProps::PostgresCopyIn,
+            )?,
+            TaskKind::PostgresCopyOut => three(
+                self.part(),
+                self.part(),
+                self.part(),
+                TaskProps::PostgresCopyOut,
+            )?,
             TaskKind::DuckdbQueries => TaskProps::DuckdbQueries(self.part()?),
             TaskKind::DuckdbQuery => TaskProps::DuckdbQuery(self.part()?),
             TaskKind::KvSet => TaskProps::KvSet(self.part()?),
@@ -414,6 +438,15 @@ impl Parts<'_, '_> {
             );
         }
     }
+}
+
+fn three<A, B, C, T>(
+    a: Option<A>,
+    b: Option<B>,
+    c: Option<C>,
+    make: fn(A, B, C) -> T,
+) -> Option<T> {
+    Some(make(a?, b?, c?))
 }
 
 fn two<A, B, T>(a: Option<A>, b: Option<B>, make: fn(A, B) -> T) -> Option<T> {
