@@ -37,7 +37,10 @@ impl Span {
 
     /// A span of one point, for messages about something that is absent.
     pub fn at(position: Position) -> Self {
-        Self { start: position, end: position }
+        Self {
+            start: position,
+            end: position,
+        }
     }
 }
 
@@ -59,11 +62,19 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(position: Position, message: impl Into<String>) -> Self {
-        Self { severity: Severity::Error, position, message: message.into() }
+        Self {
+            severity: Severity::Error,
+            position,
+            message: message.into(),
+        }
     }
 
     pub fn warning(position: Position, message: impl Into<String>) -> Self {
-        Self { severity: Severity::Warning, position, message: message.into() }
+        Self {
+            severity: Severity::Warning,
+            position,
+            message: message.into(),
+        }
     }
 
     pub fn is_error(&self) -> bool {
@@ -73,7 +84,10 @@ impl Diagnostic {
     /// Formats the diagnostic the way compilers do, `file:line:column: message`, so editors and
     /// terminals can jump to it.
     pub fn display_in<'a>(&'a self, file: &'a str) -> impl fmt::Display + 'a {
-        DisplayIn { diagnostic: self, file }
+        DisplayIn {
+            diagnostic: self,
+            file,
+        }
     }
 }
 
@@ -122,8 +136,14 @@ mod tests {
     #[test]
     fn display_in_names_file_line_and_column() {
         let d = Diagnostic::error(Position::new(3, 7), "unknown field 'x'");
-        assert_eq!(d.display_in("f.yaml").to_string(), "f.yaml:3:7: unknown field 'x'");
+        assert_eq!(
+            d.display_in("f.yaml").to_string(),
+            "f.yaml:3:7: unknown field 'x'"
+        );
         let w = Diagnostic::warning(Position::new(1, 1), "hm");
-        assert_eq!(w.display_in("f.yaml").to_string(), "f.yaml:1:1: warning: hm");
+        assert_eq!(
+            w.display_in("f.yaml").to_string(),
+            "f.yaml:1:1: warning: hm"
+        );
     }
 }

@@ -26,11 +26,15 @@ impl IsoDuration {
     pub const ZERO: Self = Self { nanos: 0 };
 
     pub fn from_secs(secs: i64) -> Self {
-        Self { nanos: i128::from(secs) * NANOS_PER_SECOND }
+        Self {
+            nanos: i128::from(secs) * NANOS_PER_SECOND,
+        }
     }
 
     pub fn from_millis(millis: i64) -> Self {
-        Self { nanos: i128::from(millis) * 1_000_000 }
+        Self {
+            nanos: i128::from(millis) * 1_000_000,
+        }
     }
 
     pub fn as_nanos(self) -> i128 {
@@ -45,7 +49,10 @@ impl IsoDuration {
     pub fn to_std(self) -> Option<std::time::Duration> {
         let nanos = u128::try_from(self.nanos).ok()?;
         let secs = u64::try_from(nanos / 1_000_000_000).ok()?;
-        Some(std::time::Duration::new(secs, (nanos % 1_000_000_000) as u32))
+        Some(std::time::Duration::new(
+            secs,
+            (nanos % 1_000_000_000) as u32,
+        ))
     }
 
     pub fn to_chrono(self) -> Option<chrono::TimeDelta> {
@@ -59,10 +66,15 @@ impl FromStr for IsoDuration {
     type Err = DurationError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let fail = |reason| DurationError { text: text.to_owned(), reason };
+        let fail = |reason| DurationError {
+            text: text.to_owned(),
+            reason,
+        };
         let upper = text.trim().to_ascii_uppercase();
         let (negative, rest) = split_sign(&upper);
-        let rest = rest.strip_prefix('P').ok_or_else(|| fail("it must start with P"))?;
+        let rest = rest
+            .strip_prefix('P')
+            .ok_or_else(|| fail("it must start with P"))?;
         let (date_part, time_part) = match rest.split_once('T') {
             Some((_, t)) if t.is_empty() => return Err(fail("nothing follows T")),
             Some((d, t)) => (d, Some(t)),
@@ -76,7 +88,9 @@ impl FromStr for IsoDuration {
         if !rest.is_empty() {
             let (amount, unit, tail) = next_component(rest).ok_or_else(|| fail("bad number"))?;
             if unit != 'D' || !tail.is_empty() {
-                return Err(fail("only days (D) may come before T; years, months and weeks have no fixed length"));
+                return Err(fail(
+                    "only days (D) may come before T; years, months and weeks have no fixed length",
+                ));
             }
             nanos += amount.whole * 86_400 * NANOS_PER_SECOND;
             if amount.fraction_nanos != 0 {
@@ -88,7 +102,8 @@ impl FromStr for IsoDuration {
         if let Some(mut time) = time_part {
             let mut last_rank = 0;
             while !time.is_empty() {
-                let (amount, unit, tail) = next_component(time).ok_or_else(|| fail("bad number"))?;
+                let (amount, unit, tail) =
+                    next_component(time).ok_or_else(|| fail("bad number"))?;
                 let (rank, seconds) = match unit {
                     'H' => (1, 3600),
                     'M' => (2, 60),
@@ -109,7 +124,9 @@ impl FromStr for IsoDuration {
         if nanos.unsigned_abs() > u128::from(u64::MAX) * 1_000_000_000 {
             return Err(fail("it is too long"));
         }
-        Ok(Self { nanos: if negative { -nanos } else { nanos } })
+        Ok(Self {
+            nanos: if negative { -nanos } else { nanos },
+        })
     }
 }
 
@@ -130,7 +147,9 @@ struct Amount {
 /// Reads `[-+]digits[.digits]UNIT` from the front of `text`.
 fn next_component(text: &str) -> Option<(Amount, char, &str)> {
     let (negative, text) = split_sign(text);
-    let digits_end = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let digits_end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     if digits_end == 0 || digits_end > 18 {
         return None;
     }
@@ -138,7 +157,9 @@ fn next_component(text: &str) -> Option<(Amount, char, &str)> {
     let mut rest = &text[digits_end..];
     let mut fraction_nanos = 0;
     if let Some(after_point) = rest.strip_prefix(['.', ',']) {
-        let end = after_point.find(|c: char| !c.is_ascii_digit()).unwrap_or(after_point.len());
+        let end = after_point
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(after_point.len());
         if end == 0 || end > 9 {
             return None;
         }
@@ -148,7 +169,14 @@ fn next_component(text: &str) -> Option<(Amount, char, &str)> {
     }
     let unit = rest.chars().next()?;
     let sign = if negative { -1 } else { 1 };
-    Some((Amount { whole: sign * whole, fraction_nanos: sign * fraction_nanos }, unit, &rest[1..]))
+    Some((
+        Amount {
+            whole: sign * whole,
+            fraction_nanos: sign * fraction_nanos,
+        },
+        unit,
+        &rest[1..],
+    ))
 }
 
 impl fmt::Display for IsoDuration {
@@ -219,21 +247,34 @@ mod tests {
 
     #[test]
     fn rejects_calendar_units_and_garbage() {
-        for bad in ["", "P", "PT", "1S", "P1Y", "P1M", "P2W", "PT1S1M", "PT1.5M", "PT1H1H", "PTS", "PT1.S"] {
-            assert!(bad.parse::<IsoDuration>().is_err(), "{bad:?} should be rejected");
+        for bad in [
+            "", "P", "PT", "1S", "P1Y", "P1M", "P2W", "PT1S1M", "PT1.5M", "PT1H1H", "PTS", "PT1.S",
+        ] {
+            assert!(
+                bad.parse::<IsoDuration>().is_err(),
+                "{bad:?} should be rejected"
+            );
         }
     }
 
     #[test]
     fn displays_like_java_time() {
-        for (text, shown) in [("PT90M", "PT1H30M"), ("PT0.2S", "PT0.2S"), ("P1D", "PT24H"), ("-PT5S", "-PT5S")] {
+        for (text, shown) in [
+            ("PT90M", "PT1H30M"),
+            ("PT0.2S", "PT0.2S"),
+            ("P1D", "PT24H"),
+            ("-PT5S", "-PT5S"),
+        ] {
             assert_eq!(text.parse::<IsoDuration>().unwrap().to_string(), shown);
         }
     }
 
     #[test]
     fn converts_to_std_only_when_non_negative() {
-        assert_eq!(IsoDuration::from_millis(1500).to_std(), Some(std::time::Duration::from_millis(1500)));
+        assert_eq!(
+            IsoDuration::from_millis(1500).to_std(),
+            Some(std::time::Duration::from_millis(1500))
+        );
         assert_eq!(IsoDuration::from_millis(-1).to_std(), None);
     }
 }
