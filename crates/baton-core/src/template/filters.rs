@@ -315,7 +315,7 @@ fn merge(input: &Value, args: &[Value]) -> Result<Value, Error> {
                     merged.insert(key, value);
                 }
             }
-            Ok(Value::from_iter(merged))
+            Ok(Value::from_pairs(merged))
         }
         (ValueKind::Seq, _) => {
             let mut items = list(input, "merge")?;

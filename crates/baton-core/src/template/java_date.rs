@@ -316,9 +316,9 @@ fn format_item(out: &mut String, z: &Zoned, item: &Item) -> Result<(), String> {
             let nanos = l.nanosecond() % 1_000_000_000;
             if nanos != 0 {
                 let digits = format!("{nanos:09}");
-                let keep = if nanos % 1_000_000 == 0 {
+                let keep = if nanos.is_multiple_of(1_000_000) {
                     3
-                } else if nanos % 1_000 == 0 {
+                } else if nanos.is_multiple_of(1_000) {
                     6
                 } else {
                     9

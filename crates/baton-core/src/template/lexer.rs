@@ -150,10 +150,11 @@ fn find_raw_end(
     let mut search = from;
     while let Some(rel) = src[search..].find("{%") {
         let start = search + rel;
-        if let Ok(tag) = lex_tag(src, start, "%}") {
-            if tag.tokens.len() == 1 && tag.tokens[0].is_name(end_name) {
-                return Ok((from..start, tag));
-            }
+        if let Ok(tag) = lex_tag(src, start, "%}")
+            && tag.tokens.len() == 1
+            && tag.tokens[0].is_name(end_name)
+        {
+            return Ok((from..start, tag));
         }
         search = start + 2;
     }

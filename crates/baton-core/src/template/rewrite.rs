@@ -84,7 +84,7 @@ pub(crate) fn rewrite(src: &str) -> Result<Rewritten, SyntaxError> {
             }
             Segment::Print(tag) => {
                 prints += 1;
-                let node = expression(src, tag)?;
+                let node = expression(tag)?;
                 let expr = emitter.expression(&node, Lookup::Strict);
                 if prints == 1 {
                     single = Some(format!("{{{{ __capture({expr}) }}}}"));
@@ -119,7 +119,7 @@ pub(crate) fn rewrite(src: &str) -> Result<Rewritten, SyntaxError> {
     })
 }
 
-fn expression(src: &str, tag: &TagSegment) -> Result<Node, SyntaxError> {
+fn expression(tag: &TagSegment) -> Result<Node, SyntaxError> {
     let end = tag.span.end.saturating_sub(2);
     if tag.tokens.is_empty() {
         return Err(SyntaxError::new(
@@ -127,7 +127,6 @@ fn expression(src: &str, tag: &TagSegment) -> Result<Node, SyntaxError> {
             tag.span.start,
         ));
     }
-    let _ = src;
     let mut parser = Parser::new(&tag.tokens, end);
     let node = parser.expression()?;
     parser.expect_end()?;
@@ -230,8 +229,6 @@ fn statement(
                 ));
             }
             stack.push((Block::Filter, tag.span.start));
-            let rest: Vec<&str> = Vec::new();
-            let _ = rest;
             format!("filter {filter}")
         }
         "endif" | "endfor" | "endfilter" => {

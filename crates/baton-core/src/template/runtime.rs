@@ -388,7 +388,7 @@ fn iterate(value: Value) -> Result<Value, Error> {
             let mut entries = Vec::new();
             for key in value.try_iter()? {
                 let item = value.get_item(&key)?;
-                entries.push(Value::from_iter([("key", key), ("value", item)]));
+                entries.push(Value::from_pairs([("key", key), ("value", item)]));
             }
             Ok(Value::from(entries))
         }

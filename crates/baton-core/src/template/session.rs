@@ -90,7 +90,7 @@ impl Shared {
         });
         minijinja::value::merge_maps([
             self.context.clone(),
-            Value::from_iter([("__baton", session)]),
+            Value::from_pairs([("__baton", session)]),
         ])
     }
 }

@@ -3,7 +3,7 @@
 use minijinja::Error;
 use minijinja::value::Value;
 
-use super::filters::{filter_error, int_arg, list};
+use super::filters::{filter_error, int_arg};
 use super::functions::{arg, str_arg};
 use super::runtime::{describe, display, f64_if_float};
 
@@ -425,7 +425,7 @@ pub(crate) fn number_format(input: &Value, args: &[Value]) -> Result<Value, Erro
         let digits: Vec<char> = int_digits.chars().collect();
         let mut grouped = String::new();
         for (i, c) in digits.iter().enumerate() {
-            if i > 0 && (digits.len() - i) % group == 0 {
+            if i > 0 && (digits.len() - i).is_multiple_of(group) {
                 grouped.push(',');
             }
             grouped.push(*c);
@@ -438,6 +438,5 @@ pub(crate) fn number_format(input: &Value, args: &[Value]) -> Result<Value, Erro
     } else {
         format!("{sign}{int_digits}.{frac_part}")
     };
-    let _ = list;
     Ok(Value::from(out))
 }
