@@ -9,6 +9,7 @@
 
 mod catalog;
 mod date_filters;
+mod date_parse;
 mod emit;
 mod error;
 mod filters;
