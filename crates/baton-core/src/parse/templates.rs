@@ -163,12 +163,9 @@ impl<'a> Walk<'a> {
             ScalarStyle::Plain if line <= 1 => Position::new(start.line, start.column + column - 1),
             ScalarStyle::Quoted if line <= 1 => Position::new(start.line, start.column + column),
             _ => {
-                // Block scalars start on the line after their `|` or `>` indicator.
-                let offset = if *style == ScalarStyle::Block {
-                    line
-                } else {
-                    line - 1
-                };
+                // A block scalar's node starts at its first content line, so template line N
+                // is source line start + N - 1, indented like the block's content.
+                let offset = line - 1;
                 let source_line = start.line + offset;
                 let indent =
                     self.source_lines

@@ -24,12 +24,23 @@ pub enum TemplateErrorKind {
 /// A template failure; `Display` is the message, and the position (1-based, in the original
 /// Pebble source) is given separately so the caller can prefix it with the file position.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
 pub struct TemplateError {
     pub kind: TemplateErrorKind,
     pub message: String,
     pub line: Option<u32>,
     pub column: Option<u32>,
+    /// Which property of a rendered value held the failing template, as a path such as
+    /// `headers.Authorization` or `commands[1]`; set by [`super::TemplateEngine::render_value`].
+    pub property: Option<String>,
+}
+
+impl fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.property {
+            Some(property) => write!(f, "property '{property}': {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
 }
 
 impl TemplateError {
@@ -39,7 +50,19 @@ impl TemplateError {
             message: message.into(),
             line: None,
             column: None,
+            property: None,
         }
+    }
+
+    /// Records that the failing template sat under `segment` (a key, or `[index]`), inside any
+    /// path already recorded.
+    pub(crate) fn under(mut self, segment: &str) -> Self {
+        self.property = Some(match self.property.take() {
+            None => segment.to_owned(),
+            Some(inner) if inner.starts_with('[') => format!("{segment}{inner}"),
+            Some(inner) => format!("{segment}.{inner}"),
+        });
+        self
     }
 
     pub(crate) fn at(mut self, src: &str, offset: usize) -> Self {

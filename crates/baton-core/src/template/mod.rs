@@ -214,19 +214,27 @@ impl TemplateEngine {
             Json::Array(items) => Json::Array(
                 items
                     .iter()
-                    .map(|item| self.render_value_with(item, ctx, host, shared))
+                    .enumerate()
+                    .map(|(i, item)| {
+                        self.render_value_with(item, ctx, host, shared)
+                            .map_err(|e| e.under(&format!("[{i}]")))
+                    })
                     .collect::<Result<_, _>>()?,
             ),
             Json::Object(map) => {
                 let mut out = serde_json::Map::with_capacity(map.len());
                 for (key, item) in map {
-                    let key = if is_template(key) {
+                    let rendered_key = if is_template(key) {
                         let shared = shared.get_or_insert_with(|| self.shared(ctx, host));
-                        self.render_shared(key, shared, host)?
+                        self.render_shared(key, shared, host)
+                            .map_err(|e| e.under(key))?
                     } else {
                         key.clone()
                     };
-                    out.insert(key, self.render_value_with(item, ctx, host, shared)?);
+                    let item = self
+                        .render_value_with(item, ctx, host, shared)
+                        .map_err(|e| e.under(key))?;
+                    out.insert(rendered_key, item);
                 }
                 Json::Object(out)
             }

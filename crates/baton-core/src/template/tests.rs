@@ -393,3 +393,30 @@ fn hostile_inputs_never_panic() {
         }
     }
 }
+
+#[test]
+fn render_value_errors_name_the_property_and_the_variable() {
+    let engine = TemplateEngine::new(RenderLimits::default());
+    let props = json!({
+        "uri": "http://x/{{ inputs.day }}",
+        "headers": {"Authorization": "Bearer {{ outputs.login.token }}"},
+        "commands": ["echo ok", "echo {{ inputs.missing }}"],
+    });
+    let ctx = json!({"inputs": {"day": "mon"}, "outputs": {}});
+    let err = engine
+        .render_value(&props, &ctx, &MemoryHost::new())
+        .unwrap_err();
+    assert_eq!(err.property.as_deref(), Some("headers.Authorization"));
+    assert_eq!(
+        err.to_string(),
+        "property 'headers.Authorization': variable 'outputs.login.token' is undefined"
+    );
+    let props = json!({"commands": ["echo ok", "echo {{ inputs.missing }}"]});
+    let err = engine
+        .render_value(&props, &ctx, &MemoryHost::new())
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "property 'commands[1]': variable 'inputs.missing' is undefined"
+    );
+}
