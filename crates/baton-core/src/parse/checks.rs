@@ -19,18 +19,7 @@ pub fn check_flow(flow: &Flow) -> Vec<Diagnostic> {
                 seen.insert(&task.id, task.position);
             }
         }
-        if let Some(retry) = &task.common.retry {
-            check_retry(
-                retry,
-                task.position,
-                &format!("task '{}'", task.id),
-                &mut out,
-            );
-        }
         check_flowable(task, &mut out);
-    }
-    if let Some(retry) = &flow.retry {
-        check_retry(retry, Position::new(1, 1), "the flow", &mut out);
     }
     let mut triggers: HashMap<&str, Position> = HashMap::new();
     for trigger in &flow.triggers {
@@ -47,10 +36,11 @@ pub fn check_flow(flow: &Flow) -> Vec<Diagnostic> {
     out
 }
 
-/// Kestra needs an end to every retry policy and the waits its type uses.
-fn check_retry(retry: &Retry, at: Position, owner: &str, out: &mut Vec<Diagnostic>) {
-    let mut problem =
-        |message: String| out.push(Diagnostic::error(at, format!("{owner}: retry {message}")));
+/// Kestra needs an end to every retry policy and the waits its type uses. Problems are
+/// reported at `at`, the policy's position.
+pub fn check_retry(retry: &Retry, at: Position) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let mut problem = |message: String| out.push(Diagnostic::error(at, format!("retry {message}")));
     if retry.max_attempt.is_none() && retry.max_duration.is_none() {
         problem("needs 'maxAttempt' or 'maxDuration', or it would never stop".to_owned());
     }
@@ -79,6 +69,7 @@ fn check_retry(retry: &Retry, at: Position, owner: &str, out: &mut Vec<Diagnosti
             problem(format!("'{name}' must not be negative"));
         }
     }
+    out
 }
 
 fn check_flowable(task: &Task, out: &mut Vec<Diagnostic>) {

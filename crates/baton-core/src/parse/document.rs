@@ -161,6 +161,11 @@ pub fn read_flow(root: &Node, problems: &RefCell<Vec<Diagnostic>>) -> Option<Flo
         );
     }
     let retry = optional::<Retry>(root, "retry", problems);
+    if let (Some(Some(policy)), Some(node)) = (&retry, root.get("retry")) {
+        problems
+            .borrow_mut()
+            .extend(super::checks::check_retry(policy, node.position()));
+    }
     let disabled = match root.get("disabled").map(|n| (n, n.plain())) {
         None => Some(false),
         Some((_, Some(Plain::Bool(b)))) => Some(b),

@@ -16,7 +16,7 @@ mod tests;
 
 use std::cell::RefCell;
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, Position};
 use crate::flow::Flow;
 use crate::template::{RenderLimits, TemplateEngine};
 use crate::yaml::{YamlLimits, parse_documents};
@@ -77,9 +77,8 @@ impl FlowParser {
         };
         ParsedFlow {
             flow: None,
-            diagnostics: vec![Diagnostic::error(Default::default(), message)],
+            diagnostics: vec![Diagnostic::error(Position::new(1, 1), message)],
         }
-        .with_first_position()
     }
 
     /// Reads every document of a YAML stream (`---` separated) as a flow.
@@ -117,17 +116,6 @@ impl FlowParser {
                 }
             })
             .collect()
-    }
-}
-
-impl ParsedFlow {
-    fn with_first_position(mut self) -> Self {
-        for d in &mut self.diagnostics {
-            if d.position.line == 0 {
-                d.position = crate::diagnostic::Position::new(1, 1);
-            }
-        }
-        self
     }
 }
 

@@ -77,6 +77,14 @@ impl<'a> Reader<'a> {
             consumed: RefCell::new(vec!["id", "type"]),
         };
         let common = parts.part::<TaskCommon>();
+        if let (Some(retry), Some(node)) = (
+            common.as_ref().and_then(|c| c.retry.as_ref()),
+            merged.get("retry"),
+        ) {
+            self.problems
+                .borrow_mut()
+                .extend(super::checks::check_retry(retry, node.position()));
+        }
         let props = parts.task_props(kind);
         let flowable = kind.is_flowable();
         let errors = if flowable {
