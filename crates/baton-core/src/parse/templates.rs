@@ -153,25 +153,29 @@ impl<'a> Walk<'a> {
         }
     }
 
-    /// Maps a line and column inside a scalar's text back to the flow source.
+    /// Maps a line and column inside a scalar's text back to the flow source. Saturating
+    /// arithmetic: a position is a hint, never a reason to panic.
     fn locate(&self, node: &Node, line: u32, column: u32) -> Position {
         let start = node.position();
         let NodeKind::Scalar { style, .. } = &node.kind else {
             return start;
         };
+        let (line, column) = (line.max(1), column.max(1));
         match style {
-            ScalarStyle::Plain if line <= 1 => Position::new(start.line, start.column + column - 1),
-            ScalarStyle::Quoted if line <= 1 => Position::new(start.line, start.column + column),
+            ScalarStyle::Plain if line == 1 => Position::new(start.line, start.column + column - 1),
+            ScalarStyle::Quoted if line == 1 => Position::new(start.line, start.column + column),
             _ => {
                 // A block scalar's node starts at its first content line, so template line N
                 // is source line start + N - 1, indented like the block's content.
-                let offset = line - 1;
-                let source_line = start.line + offset;
-                let indent =
-                    self.source_lines
-                        .get(source_line as usize - 1)
-                        .map_or(0, |l| l.len() - l.trim_start().len()) as u32;
-                Position::new(source_line, indent + column)
+                let source_line = start.line.saturating_add(line - 1);
+                let indent = self
+                    .source_lines
+                    .get((source_line as usize).saturating_sub(1))
+                    .map_or(0, |l| l.len() - l.trim_start().len());
+                Position::new(
+                    source_line,
+                    u32::try_from(indent).unwrap_or(0).saturating_add(column),
+                )
             }
         }
     }
