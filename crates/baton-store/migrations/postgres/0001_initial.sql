@@ -36,7 +36,7 @@ CREATE INDEX executions_labels_idx ON executions USING GIN (labels jsonb_path_op
 -- The work queue. A row lives from enqueue to ack; nothing else is kept.
 CREATE TABLE queue_messages (
     id               BIGINT      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    queue            TEXT        NOT NULL,
+    queue            TEXT        NOT NULL CHECK (length(queue) BETWEEN 1 AND 200),
     -- Messages with one key are delivered one at a time, oldest first.
     key              TEXT,
     payload          JSONB       NOT NULL,

@@ -32,7 +32,7 @@ CREATE INDEX executions_state_created_idx ON executions (state, created_at DESC,
 
 CREATE TABLE queue_messages (
     id               INTEGER PRIMARY KEY AUTOINCREMENT,
-    queue            TEXT    NOT NULL,
+    queue            TEXT    NOT NULL CHECK (length(queue) BETWEEN 1 AND 200),
     key              TEXT,
     payload          TEXT    NOT NULL,
     priority         INTEGER NOT NULL DEFAULT 0,
