@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # Runs every Baton test on this machine: formatting, lints, then the whole test suite.
 #
-# It provisions what the tests need when it is missing and says so. Today the suite needs only
-# the Rust toolchain (with cargo-nextest when present); the runtime work adds Postgres and the
-# local Docker images here, behind the same command.
+# It provisions what the tests need when it is missing and says so: the Rust toolchain (with
+# cargo-nextest when present) and the Postgres server binaries, which baton-store's tests run
+# as a throwaway cluster (crates/baton-store/tests/store/support/postgres.rs).
 set -euo pipefail
 cd "$(dirname "$0")"
 
 say() { printf '==> %s\n' "$*"; }
+
+if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+    say "Postgres server binaries missing (no /usr/lib/postgresql/*/bin/initdb): installing postgresql"
+    apt-get update
+    apt-get install -y postgresql
+fi
 
 say "checking formatting (cargo fmt --check)"
 cargo fmt --all -- --check

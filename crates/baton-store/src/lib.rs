@@ -1,0 +1,231 @@
+//! Baton's storage: the only crate that talks to a database.
+//!
+//! Flows (with revisions), executions (indexed columns + an opaque JSON document), a durable
+//! work queue, logs and KV, on Postgres ([`PgStore`], several processes sharing one database) or
+//! SQLite ([`SqliteStore`], embedded, for `baton server local`). Both implement [`Store`] and
+//! pass the same conformance suite (`tests/conformance/`).
+//!
+//! # Why `async_trait`
+//!
+//! The executor and the API hold an `Arc<dyn Store>` chosen at run time from the config, and a
+//! native `async fn` in a trait is not object-safe. `async_trait` boxes each returned future;
+//! one allocation is noise next to a database round trip, and it keeps one trait instead of a
+//! generic parameter threaded through every role.
+//!
+//! # Locking an execution (the executor's step)
+//!
+//! [`ExecutionStore::begin`] opens a write transaction ([`ExecutionTx`]).
+//! [`ExecutionTx::lock_execution`] reads the execution and holds it exclusively until
+//! [`ExecutionTx::commit`] or drop (= rollback): on Postgres with `SELECT … FOR UPDATE` (a row
+//! lock: other executions proceed in parallel); on SQLite the transaction starts with
+//! `BEGIN IMMEDIATE`, which takes the database's single write lock, so writers are serialized
+//! (SQLite has no row locks; an embedded single process does not need them). Inside the
+//! transaction the executor writes the new execution state, enqueues the messages that announce
+//! it and acks the message it consumed; they commit together or not at all.
+//! The `version` check still applies inside the transaction, so a caller that read the execution
+//! outside the lock cannot overwrite a newer one.
+
+mod error;
+mod model;
+mod postgres;
+mod sqlite;
+mod wakeup;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+pub use error::{Error, Result};
+pub use model::*;
+pub use postgres::{PgStore, PgStoreOptions};
+pub use sqlite::{SqliteStore, SqliteStoreOptions};
+pub use wakeup::Wakeup;
+
+/// Everything the roles need from storage.
+pub trait Store: FlowStore + ExecutionStore + QueueStore + LogStore + KvStore {}
+
+impl<T: FlowStore + ExecutionStore + QueueStore + LogStore + KvStore> Store for T {}
+
+/// Flows and their revisions.
+#[async_trait]
+pub trait FlowStore: Send + Sync {
+    /// Stores `source` as the flow's newest revision, unless it equals the current one: then
+    /// the current revision is returned (with `disabled` updated in place) and no row is added.
+    /// Deploying a deleted flow continues its revision numbering.
+    async fn deploy_flow(
+        &self,
+        namespace: &str,
+        id: &str,
+        source: &str,
+        disabled: bool,
+    ) -> Result<FlowRecord>;
+
+    /// The given revision (deleted or not), or the latest one, which must not be deleted.
+    async fn get_flow(
+        &self,
+        namespace: &str,
+        id: &str,
+        revision: Option<i32>,
+    ) -> Result<FlowRecord>;
+
+    /// The latest revision of each live flow.
+    async fn list_flows(&self, filter: &FlowFilter) -> Result<Vec<FlowRecord>>;
+
+    /// Every revision, tombstones included, oldest first.
+    async fn list_revisions(&self, namespace: &str, id: &str) -> Result<Vec<FlowRecord>>;
+
+    /// Soft delete: adds a tombstone revision; history stays.
+    async fn delete_flow(&self, namespace: &str, id: &str) -> Result<FlowRecord>;
+}
+
+/// Executions.
+#[async_trait]
+pub trait ExecutionStore: Send + Sync {
+    /// Opens a write transaction; see the crate docs for the locking design.
+    async fn begin(&self) -> Result<Box<dyn ExecutionTx>>;
+
+    async fn get_execution(&self, id: Uuid) -> Result<Execution>;
+
+    /// Newest first, by (created_at desc, id desc), `limit` rows per page.
+    async fn list_executions(
+        &self,
+        filter: &ExecutionFilter,
+        after: Option<ExecutionCursor>,
+        limit: u32,
+    ) -> Result<ExecutionPage>;
+
+    /// Inserts the execution and enqueues `first_message` in one transaction.
+    async fn create_execution(
+        &self,
+        execution: &Execution,
+        first_message: &NewMessage,
+    ) -> Result<Execution> {
+        let mut tx = self.begin().await?;
+        let created = tx.insert_execution(execution).await?;
+        tx.enqueue(std::slice::from_ref(first_message)).await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    /// Writes the execution if its version is still `expected_version` (else
+    /// [`Error::Conflict`]), enqueues `enqueue` and deletes the `ack` messages, atomically.
+    async fn update_execution(
+        &self,
+        execution: &Execution,
+        expected_version: i64,
+        enqueue: &[NewMessage],
+        ack: &[i64],
+    ) -> Result<Execution> {
+        let mut tx = self.begin().await?;
+        let updated = tx.update_execution(execution, expected_version).await?;
+        tx.enqueue(enqueue).await?;
+        tx.ack(ack).await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+}
+
+/// A write transaction. Dropping it without [`ExecutionTx::commit`] rolls everything back.
+#[async_trait]
+pub trait ExecutionTx: Send {
+    /// Reads the execution and holds it exclusively until the transaction ends.
+    async fn lock_execution(&mut self, id: Uuid) -> Result<Execution>;
+
+    /// Inserts a new execution with version 1.
+    async fn insert_execution(&mut self, execution: &Execution) -> Result<Execution>;
+
+    /// Writes the execution if its version is `expected_version`; returns it with the new one.
+    async fn update_execution(
+        &mut self,
+        execution: &Execution,
+        expected_version: i64,
+    ) -> Result<Execution>;
+
+    /// Puts messages on their queues; consumers are woken when the transaction commits.
+    async fn enqueue(&mut self, messages: &[NewMessage]) -> Result<Vec<i64>>;
+
+    /// Deletes consumed messages; returns how many existed.
+    async fn ack(&mut self, ids: &[i64]) -> Result<u64>;
+
+    async fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// The durable work queue: at-least-once delivery, rows deleted when consumed.
+#[async_trait]
+pub trait QueueStore: Send + Sync {
+    async fn enqueue(&self, messages: &[NewMessage]) -> Result<Vec<i64>>;
+
+    /// Claims up to `max` due messages of `queue` in one statement, leasing them to `consumer`.
+    /// Order: priority, run_at, id. Per key, only the oldest message is claimable, so messages
+    /// with one key are never held by two consumers at once.
+    async fn claim(
+        &self,
+        queue: &str,
+        consumer: &str,
+        max: u32,
+        lease: Duration,
+    ) -> Result<Vec<Claimed>>;
+
+    /// Deletes consumed messages; returns how many existed.
+    async fn ack(&self, ids: &[i64]) -> Result<u64>;
+
+    /// Releases a claimed message, claimable again from `retry_at`. False if it was not claimed.
+    async fn nack(&self, id: i64, retry_at: DateTime<Utc>) -> Result<bool>;
+
+    /// Heartbeat: extends the leases `consumer` still holds; returns their ids. An id missing
+    /// from the answer was lost (rescued, maybe claimed by another consumer, or acked).
+    async fn renew_leases(&self, consumer: &str, ids: &[i64], lease: Duration) -> Result<Vec<i64>>;
+
+    /// Makes messages whose lease expired claimable again; returns how many.
+    async fn rescue_expired(&self) -> Result<u64>;
+
+    /// How many messages `queue` holds, claimed or not.
+    async fn queue_len(&self, queue: &str) -> Result<u64>;
+
+    /// A wake-up that fires when messages may have arrived on `queue`. Consumers wait on it
+    /// between claims, with a timeout as the polling fallback.
+    async fn subscribe(&self, queue: &str) -> Result<Wakeup>;
+}
+
+/// Task run logs.
+#[async_trait]
+pub trait LogStore: Send + Sync {
+    async fn append_logs(&self, entries: &[LogEntry]) -> Result<()>;
+
+    /// Up to `limit` lines of the execution after `after` (from the start when `None`), in
+    /// write order; follow live by passing back the last record's cursor.
+    async fn logs(
+        &self,
+        execution_id: Uuid,
+        after: Option<LogCursor>,
+        limit: u32,
+    ) -> Result<Vec<LogRecord>>;
+}
+
+/// Namespace key-value pairs with an optional time to live.
+#[async_trait]
+pub trait KvStore: Send + Sync {
+    async fn kv_set(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: &Value,
+        ttl: Option<Duration>,
+    ) -> Result<()>;
+
+    /// `None` when missing or expired.
+    async fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<KvEntry>>;
+
+    /// True if the key existed (expired or not).
+    async fn kv_delete(&self, namespace: &str, key: &str) -> Result<bool>;
+
+    /// Live pairs of the namespace, by key.
+    async fn kv_list(&self, namespace: &str) -> Result<Vec<KvEntry>>;
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,184 @@
+//! Executions and the executor's write transaction.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::types::Json;
+use sqlx::{FromRow, PgConnection, Postgres, Transaction};
+use uuid::Uuid;
+
+use super::{PgStore, queue};
+use crate::{
+    Error, Execution, ExecutionCursor, ExecutionFilter, ExecutionPage, ExecutionStore, ExecutionTx,
+    NewMessage, Result,
+};
+
+#[derive(FromRow)]
+struct ExecutionRow {
+    id: Uuid,
+    namespace: String,
+    flow_id: String,
+    flow_revision: i32,
+    state: String,
+    labels: Json<BTreeMap<String, String>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    ended_at: Option<DateTime<Utc>>,
+    version: i64,
+    document: Json<Value>,
+}
+
+impl TryFrom<ExecutionRow> for Execution {
+    type Error = Error;
+
+    fn try_from(row: ExecutionRow) -> Result<Self> {
+        Ok(Self {
+            id: row.id,
+            namespace: row.namespace,
+            flow_id: row.flow_id,
+            flow_revision: row.flow_revision,
+            state: row.state.parse()?,
+            labels: row.labels.0,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            ended_at: row.ended_at,
+            version: row.version,
+            document: row.document.0,
+        })
+    }
+}
+
+/// The executor's transaction on Postgres.
+struct PgTx {
+    tx: Transaction<'static, Postgres>,
+}
+
+#[async_trait]
+impl ExecutionTx for PgTx {
+    async fn lock_execution(&mut self, id: Uuid) -> Result<Execution> {
+        let row: Option<ExecutionRow> = sqlx::query_as(include_str!("sql/execution_lock.sql"))
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.ok_or(Error::ExecutionNotFound(id))?.try_into()
+    }
+
+    async fn insert_execution(&mut self, execution: &Execution) -> Result<Execution> {
+        let row: ExecutionRow = sqlx::query_as(include_str!("sql/execution_insert.sql"))
+            .bind(execution.id)
+            .bind(&execution.namespace)
+            .bind(&execution.flow_id)
+            .bind(execution.flow_revision)
+            .bind(execution.state.as_str())
+            .bind(Json(&execution.labels))
+            .bind(execution.created_at)
+            .bind(execution.ended_at)
+            .bind(Json(&execution.document))
+            .fetch_one(&mut *self.tx)
+            .await?;
+        row.try_into()
+    }
+
+    async fn update_execution(
+        &mut self,
+        execution: &Execution,
+        expected_version: i64,
+    ) -> Result<Execution> {
+        update(&mut self.tx, execution, expected_version).await
+    }
+
+    async fn enqueue(&mut self, messages: &[NewMessage]) -> Result<Vec<i64>> {
+        queue::enqueue(&mut self.tx, messages).await
+    }
+
+    async fn ack(&mut self, ids: &[i64]) -> Result<u64> {
+        queue::ack(&mut *self.tx, ids).await
+    }
+
+    async fn commit(self: Box<Self>) -> Result<()> {
+        Ok(self.tx.commit().await?)
+    }
+}
+
+async fn update(
+    conn: &mut PgConnection,
+    execution: &Execution,
+    expected_version: i64,
+) -> Result<Execution> {
+    let row: Option<ExecutionRow> = sqlx::query_as(include_str!("sql/execution_update.sql"))
+        .bind(execution.id)
+        .bind(expected_version)
+        .bind(execution.state.as_str())
+        .bind(Json(&execution.labels))
+        .bind(execution.ended_at)
+        .bind(Json(&execution.document))
+        .bind(execution.flow_revision)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if let Some(row) = row {
+        return row.try_into();
+    }
+    let exists: bool = sqlx::query_scalar(include_str!("sql/execution_exists.sql"))
+        .bind(execution.id)
+        .fetch_one(&mut *conn)
+        .await?;
+    Err(if exists {
+        Error::Conflict {
+            id: execution.id,
+            expected: expected_version,
+        }
+    } else {
+        Error::ExecutionNotFound(execution.id)
+    })
+}
+
+#[async_trait]
+impl ExecutionStore for PgStore {
+    async fn begin(&self) -> Result<Box<dyn ExecutionTx>> {
+        Ok(Box::new(PgTx {
+            tx: self.pool.begin().await?,
+        }))
+    }
+
+    async fn get_execution(&self, id: Uuid) -> Result<Execution> {
+        let row: Option<ExecutionRow> = sqlx::query_as(include_str!("sql/execution_get.sql"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.ok_or(Error::ExecutionNotFound(id))?.try_into()
+    }
+
+    async fn list_executions(
+        &self,
+        filter: &ExecutionFilter,
+        after: Option<ExecutionCursor>,
+        limit: u32,
+    ) -> Result<ExecutionPage> {
+        let states: Vec<&str> = filter.states.iter().map(|state| state.as_str()).collect();
+        let mut tx = self.pool.begin().await?;
+        // A generic plan would keep every `$n IS NULL OR …` branch and miss the indexes.
+        sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
+            .execute(&mut *tx)
+            .await?;
+        let rows: Vec<ExecutionRow> = sqlx::query_as(include_str!("sql/execution_list.sql"))
+            .bind(&filter.namespace)
+            .bind(&filter.flow_id)
+            .bind(states)
+            .bind(filter.created_from)
+            .bind(filter.created_to)
+            .bind(Json(&filter.labels))
+            .bind(after.map(|cursor| cursor.created_at))
+            .bind(after.map(|cursor| cursor.id))
+            .bind(i64::from(limit))
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let items = rows
+            .into_iter()
+            .map(Execution::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(ExecutionPage::new(items, limit))
+    }
+}

@@ -1,0 +1,174 @@
+//! Flows and their revisions.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::FromRow;
+
+use super::PgStore;
+use crate::{Error, FlowFilter, FlowRecord, FlowStore, Result};
+
+#[derive(FromRow)]
+struct FlowRow {
+    namespace: String,
+    id: String,
+    revision: i32,
+    source: String,
+    disabled: bool,
+    deleted: bool,
+    created_at: DateTime<Utc>,
+}
+
+impl From<FlowRow> for FlowRecord {
+    fn from(row: FlowRow) -> Self {
+        let FlowRow {
+            namespace,
+            id,
+            revision,
+            source,
+            disabled,
+            deleted,
+            created_at,
+        } = row;
+        Self {
+            namespace,
+            id,
+            revision,
+            source,
+            disabled,
+            deleted,
+            created_at,
+        }
+    }
+}
+
+fn not_found(namespace: &str, id: &str) -> Error {
+    Error::FlowNotFound {
+        namespace: namespace.to_owned(),
+        id: id.to_owned(),
+    }
+}
+
+#[async_trait]
+impl FlowStore for PgStore {
+    async fn deploy_flow(
+        &self,
+        namespace: &str,
+        id: &str,
+        source: &str,
+        disabled: bool,
+    ) -> Result<FlowRecord> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(include_str!("sql/flow_lock.sql"))
+            .bind(namespace)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let latest: Option<FlowRow> = sqlx::query_as(include_str!("sql/flow_latest.sql"))
+            .bind(namespace)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let row: FlowRow = match latest {
+            Some(latest) if !latest.deleted && latest.source == source => {
+                if latest.disabled == disabled {
+                    return Ok(latest.into());
+                }
+                sqlx::query_as(include_str!("sql/flow_set_disabled.sql"))
+                    .bind(namespace)
+                    .bind(id)
+                    .bind(latest.revision)
+                    .bind(disabled)
+                    .fetch_one(&mut *tx)
+                    .await?
+            }
+            latest => {
+                let revision = latest.map_or(1, |latest| latest.revision + 1);
+                sqlx::query_as(include_str!("sql/flow_insert.sql"))
+                    .bind(namespace)
+                    .bind(id)
+                    .bind(revision)
+                    .bind(source)
+                    .bind(disabled)
+                    .bind(false)
+                    .fetch_one(&mut *tx)
+                    .await?
+            }
+        };
+        tx.commit().await?;
+        Ok(row.into())
+    }
+
+    async fn get_flow(
+        &self,
+        namespace: &str,
+        id: &str,
+        revision: Option<i32>,
+    ) -> Result<FlowRecord> {
+        let row: Option<FlowRow> = match revision {
+            Some(revision) => {
+                sqlx::query_as(include_str!("sql/flow_get.sql"))
+                    .bind(namespace)
+                    .bind(id)
+                    .bind(revision)
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
+            None => sqlx::query_as(include_str!("sql/flow_latest.sql"))
+                .bind(namespace)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+                .filter(|row: &FlowRow| !row.deleted),
+        };
+        row.map(FlowRecord::from)
+            .ok_or_else(|| not_found(namespace, id))
+    }
+
+    async fn list_flows(&self, filter: &FlowFilter) -> Result<Vec<FlowRecord>> {
+        let (after_ns, after_id) = filter.after.clone().unzip();
+        let rows: Vec<FlowRow> = sqlx::query_as(include_str!("sql/flow_list.sql"))
+            .bind(&filter.namespace_prefix)
+            .bind(after_ns)
+            .bind(after_id)
+            .bind(i64::from(filter.limit))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(FlowRecord::from).collect())
+    }
+
+    async fn list_revisions(&self, namespace: &str, id: &str) -> Result<Vec<FlowRecord>> {
+        let rows: Vec<FlowRow> = sqlx::query_as(include_str!("sql/flow_revisions.sql"))
+            .bind(namespace)
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(FlowRecord::from).collect())
+    }
+
+    async fn delete_flow(&self, namespace: &str, id: &str) -> Result<FlowRecord> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(include_str!("sql/flow_lock.sql"))
+            .bind(namespace)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let latest: FlowRow = sqlx::query_as(include_str!("sql/flow_latest.sql"))
+            .bind(namespace)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .filter(|row: &FlowRow| !row.deleted)
+            .ok_or_else(|| not_found(namespace, id))?;
+        let tombstone: FlowRow = sqlx::query_as(include_str!("sql/flow_insert.sql"))
+            .bind(namespace)
+            .bind(id)
+            .bind(latest.revision + 1)
+            .bind(&latest.source)
+            .bind(latest.disabled)
+            .bind(true)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(tombstone.into())
+    }
+}

@@ -1,0 +1,1 @@
+DELETE FROM kv WHERE namespace = $1 AND key = $2

@@ -1,0 +1,3 @@
+SELECT namespace, id, revision, source, disabled, deleted, created_at
+FROM flows
+WHERE namespace = ?1 AND id = ?2 AND revision = ?3

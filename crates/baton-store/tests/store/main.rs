@@ -1,0 +1,55 @@
+//! The conformance suite, run against Postgres and SQLite, plus backend-specific tests.
+//!
+//! Test names state the behaviour; each suite function runs once per backend, as
+//! `postgres::<name>` and `sqlite::<name>`.
+
+mod bench;
+mod postgres_only;
+mod suite;
+mod support;
+
+macro_rules! conformance {
+    ($($module:ident :: $name:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let store = crate::support::postgres().await;
+                    crate::suite::$module::$name(store.store.clone()).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let store = crate::support::sqlite().await;
+                    crate::suite::$module::$name(store.store.clone()).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance! {
+    flows::deploy_adds_a_revision_only_when_the_source_changes,
+    flows::delete_keeps_history_and_redeploy_continues_numbering,
+    flows::list_flows_filters_by_namespace_prefix_and_pages,
+    executions::create_execution_commits_row_and_message_together,
+    executions::failed_create_leaves_neither_row_nor_message,
+    executions::dropped_transaction_leaves_nothing,
+    executions::update_with_stale_version_conflicts_and_changes_nothing,
+    executions::update_enqueues_and_acks_atomically,
+    executions::lock_execution_serializes_writers,
+    executions::list_executions_filters_and_pages_newest_first,
+    queue::claim_takes_due_messages_in_priority_order,
+    queue::claim_skips_claimed_messages,
+    queue::claim_never_hands_a_message_to_two_consumers,
+    queue::keyed_messages_are_claimed_one_at_a_time_in_order,
+    queue::expired_lease_is_rescued_with_next_attempt,
+    queue::renew_keeps_a_lease_alive,
+    queue::nack_delays_the_next_claim,
+    queue::subscriber_is_woken_by_enqueue,
+    logs_kv::logs_come_back_in_order_and_follow_with_a_cursor,
+    logs_kv::kv_values_expire_after_their_ttl,
+}

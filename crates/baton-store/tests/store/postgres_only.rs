@@ -1,0 +1,84 @@
+//! Behaviour only Postgres has: several processes on one database.
+
+use std::time::{Duration, Instant};
+
+use baton_store::{ExecutionStore, NewMessage, PgStore, PgStoreOptions, QueueStore};
+use serde_json::json;
+
+use crate::support::{self, PgServer};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_migrations_apply_once() {
+    let options = PgServer::get().fresh_database().await;
+    let stores: Vec<PgStore> = (0..4)
+        .map(|_| PgStore::connect(PgStoreOptions::new(options.clone())))
+        .collect();
+    let runs: Vec<_> = stores
+        .iter()
+        .cloned()
+        .map(|store| tokio::spawn(async move { store.migrate().await }))
+        .collect();
+    for run in runs {
+        run.await
+            .unwrap()
+            .expect("every concurrent migrate succeeds");
+    }
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(stores[0].pool())
+        .await
+        .unwrap();
+    assert_eq!(applied, 1);
+    stores[0]
+        .migrate()
+        .await
+        .expect("migrating again is a no-op");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn claim_skips_rows_locked_by_another_transaction() {
+    let store = support::pg_store().await;
+    let ids = store
+        .enqueue(&[
+            NewMessage::new("q", json!(1)),
+            NewMessage::new("q", json!(2)),
+        ])
+        .await
+        .unwrap();
+    // An executor's step holds the first row (it is acking it) and has not committed.
+    let mut tx = store.begin().await.unwrap();
+    tx.ack(&ids[..1]).await.unwrap();
+    let claimed = tokio::time::timeout(
+        Duration::from_secs(5),
+        store.claim("q", "c", 10, Duration::from_secs(30)),
+    )
+    .await
+    .expect("claim does not wait for the lock")
+    .unwrap();
+    assert_eq!(claimed.iter().map(|c| c.id).collect::<Vec<_>>(), [ids[1]]);
+    tx.commit().await.unwrap();
+    assert_eq!(store.queue_len("q").await.unwrap(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn notify_wakes_a_consumer_in_another_process() {
+    let options = PgServer::get().fresh_database().await;
+    let producer = PgStore::connect(PgStoreOptions::new(options.clone()));
+    producer.migrate().await.unwrap();
+    let consumer = PgStore::connect(PgStoreOptions::new(options));
+    let wakeup = consumer.subscribe("q").await.unwrap();
+    // The first wake-up may be the one sent when LISTEN starts; drain until a real one.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    producer
+        .enqueue(&[NewMessage::new("q", json!(1))])
+        .await
+        .unwrap();
+    let mut claimed = Vec::new();
+    while claimed.is_empty() && Instant::now() < deadline {
+        assert!(wakeup.wait(Duration::from_secs(5)).await, "no wake-up");
+        claimed = consumer
+            .claim("q", "c", 1, Duration::from_secs(30))
+            .await
+            .unwrap();
+    }
+    assert_eq!(claimed.len(), 1);
+}
