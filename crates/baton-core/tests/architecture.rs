@@ -70,3 +70,23 @@ fn core_source_does_no_io() {
         }
     }
 }
+
+/// Invariant: only baton-store issues SQL, so no other crate depends on sqlx.
+#[test]
+fn only_the_store_depends_on_sqlx() {
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for entry in std::fs::read_dir(crates).unwrap() {
+        let dir = entry.unwrap().path();
+        let Ok(manifest) = std::fs::read_to_string(dir.join("Cargo.toml")) else {
+            continue;
+        };
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let runtime_deps = manifest.split("[dev-dependencies]").next().unwrap();
+        if name != "baton-store" {
+            assert!(
+                !runtime_deps.contains("sqlx"),
+                "{name} depends on sqlx; only baton-store may issue SQL"
+            );
+        }
+    }
+}
