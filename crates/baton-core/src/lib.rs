@@ -12,6 +12,8 @@
 pub mod cron;
 pub mod diagnostic;
 pub mod duration;
+pub mod engine;
+pub mod execution;
 pub mod flow;
 pub mod inputs;
 pub mod parse;
