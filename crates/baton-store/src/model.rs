@@ -1,7 +1,6 @@
 //! The values that go in and out of a store.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
@@ -35,75 +34,15 @@ pub struct FlowFilter {
     pub limit: u32,
 }
 
-/// Kestra's execution states.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ExecutionState {
-    Created,
-    Queued,
-    Running,
-    Paused,
-    Retrying,
-    Killing,
-    Success,
-    Warning,
-    Failed,
-    Killed,
-    Cancelled,
-    Skipped,
-}
+/// Kestra's execution states; the engine's own type, so the column and the document agree.
+pub use baton_core::execution::State as ExecutionState;
 
-impl ExecutionState {
-    pub const ALL: [ExecutionState; 12] = [
-        Self::Created,
-        Self::Queued,
-        Self::Running,
-        Self::Paused,
-        Self::Retrying,
-        Self::Killing,
-        Self::Success,
-        Self::Warning,
-        Self::Failed,
-        Self::Killed,
-        Self::Cancelled,
-        Self::Skipped,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Created => "CREATED",
-            Self::Queued => "QUEUED",
-            Self::Running => "RUNNING",
-            Self::Paused => "PAUSED",
-            Self::Retrying => "RETRYING",
-            Self::Killing => "KILLING",
-            Self::Success => "SUCCESS",
-            Self::Warning => "WARNING",
-            Self::Failed => "FAILED",
-            Self::Killed => "KILLED",
-            Self::Cancelled => "CANCELLED",
-            Self::Skipped => "SKIPPED",
-        }
-    }
-}
-
-impl fmt::Display for ExecutionState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for ExecutionState {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self, Error> {
-        Self::ALL
-            .into_iter()
-            .find(|state| state.as_str() == s)
-            .ok_or_else(|| Error::InvalidData {
-                what: "execution state",
-                value: s.to_owned(),
-            })
-    }
+/// Reads a state column.
+pub(crate) fn parse_state(text: &str) -> Result<ExecutionState, Error> {
+    ExecutionState::parse(text).ok_or_else(|| Error::InvalidData {
+        what: "execution state",
+        value: text.to_owned(),
+    })
 }
 
 /// An execution: a few indexed columns plus the whole execution as an opaque JSON document.

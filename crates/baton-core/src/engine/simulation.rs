@@ -60,7 +60,9 @@ fn task_list(rng: &mut Rng, depth: u32, counter: &mut u32, indent: usize, out: &
                 task_list(rng, depth - 1, counter, indent + 4, out);
             }
             4 => {
-                out.push_str(&format!("{pad}- id: {id}\n{pad}  type: sequential\n{pad}  tasks:\n"));
+                out.push_str(&format!(
+                    "{pad}- id: {id}\n{pad}  type: sequential\n{pad}  tasks:\n"
+                ));
                 task_list(rng, depth - 1, counter, indent + 4, out);
                 if rng.chance(40) {
                     out.push_str(&format!("{pad}  errors:\n"));
@@ -71,7 +73,9 @@ fn task_list(rng: &mut Rng, depth: u32, counter: &mut u32, indent: usize, out: &
                     task_list(rng, 0, counter, indent + 4, out);
                 }
             }
-            _ => out.push_str(&format!("{pad}- {{id: {id}, type: log, message: m{extra}}}\n")),
+            _ => out.push_str(&format!(
+                "{pad}- {{id: {id}, type: log, message: m{extra}}}\n"
+            )),
         }
     }
 }
@@ -108,12 +112,24 @@ fn simulate(seed: u64) {
         let mut events = Vec::new();
         for action in pending.drain(..) {
             match action {
-                Action::Dispatch { task_run_id, attempt } => {
-                    let run = h.execution.task_run(&task_run_id).expect("dispatched run exists");
-                    assert!(!run.state.is_terminal(), "seed {seed}: dispatch of an ended run");
+                Action::Dispatch {
+                    task_run_id,
+                    attempt,
+                } => {
+                    let run = h
+                        .execution
+                        .task_run(&task_run_id)
+                        .expect("dispatched run exists");
+                    assert!(
+                        !run.state.is_terminal(),
+                        "seed {seed}: dispatch of an ended run"
+                    );
                     // A worker sometimes vanishes; otherwise it succeeds, warns or fails.
                     if rng.chance(5) {
-                        events.push(Event::LeaseExpired { task_run_id, attempt });
+                        events.push(Event::LeaseExpired {
+                            task_run_id,
+                            attempt,
+                        });
                         continue;
                     }
                     let state = match rng.below(10) {
@@ -121,12 +137,32 @@ fn simulate(seed: u64) {
                         2 => State::Warning,
                         _ => State::Success,
                     };
-                    events.push(Event::TaskStarted { task_run_id: task_run_id.clone(), attempt, worker_id: "w".into(), at: h.now });
-                    events.push(Event::TaskFinished { task_run_id, attempt, state, outputs: Map::new(), error: None });
+                    events.push(Event::TaskStarted {
+                        task_run_id: task_run_id.clone(),
+                        attempt,
+                        worker_id: "w".into(),
+                        at: h.now,
+                    });
+                    events.push(Event::TaskFinished {
+                        task_run_id,
+                        attempt,
+                        state,
+                        outputs: Map::new(),
+                        error: None,
+                    });
                 }
                 Action::Kill { task_run_id } => {
-                    let attempt = h.execution.task_run(&task_run_id).map_or(0, |r| r.attempt());
-                    events.push(Event::TaskFinished { task_run_id, attempt, state: State::Killed, outputs: Map::new(), error: None });
+                    let attempt = h
+                        .execution
+                        .task_run(&task_run_id)
+                        .map_or(0, |r| r.attempt());
+                    events.push(Event::TaskFinished {
+                        task_run_id,
+                        attempt,
+                        state: State::Killed,
+                        outputs: Map::new(),
+                        error: None,
+                    });
                 }
                 Action::WakeAt { task_run_id, .. } => timers.push(Event::Timer { task_run_id }),
                 Action::StartSubflow { .. } | Action::Ended { .. } => {}
@@ -136,7 +172,11 @@ fn simulate(seed: u64) {
             events.push(Event::Kill);
         }
         if events.is_empty() {
-            assert!(!timers.is_empty(), "seed {seed}: stuck at {:?}\n{yaml}", h.states());
+            assert!(
+                !timers.is_empty(),
+                "seed {seed}: stuck at {:?}\n{yaml}",
+                h.states()
+            );
             events.append(&mut timers);
         }
         // Deliver in a shuffled order: the engine must not depend on it.
@@ -145,19 +185,43 @@ fn simulate(seed: u64) {
         }
         pending = h.step(&events);
     }
-    let state = ended.unwrap_or_else(|| panic!("seed {seed}: never ended: {:?}\n{yaml}", h.states()));
+    let state =
+        ended.unwrap_or_else(|| panic!("seed {seed}: never ended: {:?}\n{yaml}", h.states()));
     assert!(state.is_terminal());
     assert_eq!(h.execution.state, state, "seed {seed}");
     for run in &h.execution.task_runs {
-        assert!(run.state.is_terminal(), "seed {seed}: {} left {:?} after the end\n{yaml}", run.task_id, run.state);
+        assert!(
+            run.state.is_terminal(),
+            "seed {seed}: {} left {:?} after the end\n{yaml}",
+            run.task_id,
+            run.state
+        );
     }
     if state != State::Killed {
-        assert!(h.execution.task_runs.iter().any(|r| r.task_id == "the_finally"), "seed {seed}: finally never ran\n{yaml}");
+        assert!(
+            h.execution
+                .task_runs
+                .iter()
+                .any(|r| r.task_id == "the_finally"),
+            "seed {seed}: finally never ran\n{yaml}"
+        );
     }
     let frozen = h.execution.clone();
-    let after = h.step(&[Event::Kill, Event::Resume, Event::Timer { task_run_id: "tr1".into() }]);
-    assert!(after.is_empty(), "seed {seed}: actions after the end: {after:?}");
-    assert_eq!(h.execution, frozen, "seed {seed}: the execution changed after the end");
+    let after = h.step(&[
+        Event::Kill,
+        Event::Resume,
+        Event::Timer {
+            task_run_id: "tr1".into(),
+        },
+    ]);
+    assert!(
+        after.is_empty(),
+        "seed {seed}: actions after the end: {after:?}"
+    );
+    assert_eq!(
+        h.execution, frozen,
+        "seed {seed}: the execution changed after the end"
+    );
 }
 
 #[test]

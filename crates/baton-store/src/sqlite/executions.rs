@@ -43,7 +43,7 @@ impl TryFrom<ExecutionRow> for Execution {
             namespace: row.namespace,
             flow_id: row.flow_id,
             flow_revision: row.flow_revision,
-            state: row.state.parse()?,
+            state: crate::model::parse_state(&row.state)?,
             labels: row.labels.0,
             created_at: from_micros(row.created_at)?,
             updated_at: from_micros(row.updated_at)?,
