@@ -79,6 +79,9 @@ pub enum Error {
 /// Runs the worker until `shutdown` completes and running task runs are drained (finished, or
 /// killed and handed back after `drain_grace`). Reconnects with backoff when the stream breaks;
 /// returns an error only when the executor refuses the worker.
-pub async fn run(options: WorkerOptions, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+pub async fn run(
+    options: WorkerOptions,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), Error> {
     session::Worker::new(options)?.run(shutdown).await
 }

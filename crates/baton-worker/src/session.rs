@@ -33,7 +33,7 @@ const FINAL_ACK_WAIT: Duration = Duration::from_secs(5);
 /// How long the executor has to close the stream after the worker closed its side.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
-type Shutdown<'a> = Pin<&'a mut dyn Future<Output = ()>>;
+type Shutdown<'a> = Pin<&'a mut (dyn Future<Output = ()> + Send)>;
 
 /// What [`Worker::absorb`] recorded.
 enum Absorbed {
@@ -92,7 +92,10 @@ impl Worker {
         })
     }
 
-    pub(crate) async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+    pub(crate) async fn run(
+        mut self,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), Error> {
         let mut shutdown = std::pin::pin!(shutdown);
         let mut shutdown: Shutdown<'_> = shutdown.as_mut();
         let mut backoff = BACKOFF_MIN;
