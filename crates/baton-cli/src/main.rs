@@ -22,12 +22,16 @@ enum Command {
     /// Work with flow files.
     #[command(subcommand)]
     Flow(commands::flow::FlowCommand),
+    /// Run a server role.
+    #[command(subcommand)]
+    Server(commands::server::ServerCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Flow(command) => commands::flow::run(command),
+        Command::Server(command) => commands::server::run(command),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,6 @@
+//! Baton's executor role.
+//!
+//! - [`hub`] is the executor's end of the worker protocol: workers connect to it over gRPC, and
+//!   it pushes task runs to them under leases and reports what happens to them.
+
+pub mod hub;

@@ -1,0 +1,171 @@
+//! Baton's task implementations: given a task of a parsed flow and its template context, render
+//! its properties and run it. One file per task family; `process.rs` is the Process runner.
+//!
+//! Invariant: this crate (called by `baton-worker`) is the only place Baton runs user code.
+//! Nothing here talks to the executor or a database: results and logs go back to the caller.
+
+mod fail;
+mod log;
+mod outputs;
+mod process;
+mod protocol;
+mod render;
+mod shell;
+mod sleep;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use baton_core::flow::task::LogLevel;
+use baton_core::flow::{Task, TaskProps};
+use baton_core::template::{TemplateEngine, TemplateHost};
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+
+pub use tokio_util::sync::CancellationToken as Cancel;
+
+/// Everything a task needs from the worker besides the task itself.
+pub struct RunContext {
+    pub engine: Arc<TemplateEngine>,
+    pub host: Arc<dyn TemplateHost>,
+    /// The template context: inputs, outputs of earlier tasks, vars, execution, taskrun…
+    pub context: serde_json::Value,
+    pub logs: LogSink,
+    /// Where per-task-run working directories are created (and removed afterwards).
+    pub work_root: PathBuf,
+}
+
+/// One log line a task produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskLog {
+    pub level: LogLevel,
+    pub timestamp: DateTime<Utc>,
+    pub message: String,
+}
+
+/// Where a task's log lines go. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct LogSink {
+    sender: UnboundedSender<TaskLog>,
+}
+
+impl LogSink {
+    pub fn new(sender: UnboundedSender<TaskLog>) -> Self {
+        LogSink { sender }
+    }
+
+    pub fn log(&self, level: LogLevel, message: impl Into<String>) {
+        // The receiver goes away only when the worker stops caring about this task run.
+        let _ = self.sender.send(TaskLog {
+            level,
+            timestamp: Utc::now(),
+            message: message.into(),
+        });
+    }
+}
+
+/// How an attempt ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TaskState {
+    Success,
+    Warning,
+    Failed,
+    Killed,
+}
+
+/// The end of an attempt: its state, outputs (a JSON object) and, when it did not succeed, why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskOutcome {
+    pub state: TaskState,
+    pub outputs: serde_json::Value,
+    pub error: Option<String>,
+}
+
+impl TaskOutcome {
+    pub fn success(outputs: serde_json::Value) -> Self {
+        TaskOutcome {
+            state: TaskState::Success,
+            outputs,
+            error: None,
+        }
+    }
+
+    pub fn failed(error: impl Into<String>) -> Self {
+        TaskOutcome {
+            state: TaskState::Failed,
+            outputs: serde_json::json!({}),
+            error: Some(error.into()),
+        }
+    }
+
+    pub fn killed() -> Self {
+        TaskOutcome {
+            state: TaskState::Killed,
+            outputs: serde_json::json!({}),
+            error: Some("killed".to_owned()),
+        }
+    }
+}
+
+/// Runs one attempt of `task`. Cancelling `cancel` stops it (its processes are killed) and the
+/// outcome is KILLED; the task's `timeout` stops it the same way with a FAILED outcome. Every
+/// failure is an outcome, never a panic or an error.
+pub async fn run_task(task: &Task, run: &RunContext, cancel: &CancellationToken) -> TaskOutcome {
+    let timeout = match render::timeout(task, run) {
+        Ok(timeout) => timeout,
+        Err(error) => return TaskOutcome::failed(error),
+    };
+    let inner = cancel.child_token();
+    let work = run_kind(task, run, &inner);
+    let Some((limit, text)) = timeout else {
+        return work.await;
+    };
+    tokio::pin!(work);
+    tokio::select! {
+        outcome = &mut work => outcome,
+        () = tokio::time::sleep(limit) => {
+            inner.cancel();
+            let mut outcome = work.await;
+            if !cancel.is_cancelled() {
+                outcome.state = TaskState::Failed;
+                outcome.error = Some(format!("timed out after {text}"));
+            }
+            outcome
+        }
+    }
+}
+
+async fn run_kind(task: &Task, run: &RunContext, cancel: &CancellationToken) -> TaskOutcome {
+    if cancel.is_cancelled() {
+        return TaskOutcome::killed();
+    }
+    match &task.props {
+        TaskProps::Log(props) => log::run(props, run),
+        TaskProps::Return(props) => outputs::run_return(props, run),
+        TaskProps::OutputValues(props) => outputs::run_output_values(props, run),
+        TaskProps::Fail(props) => fail::run(props, run),
+        TaskProps::Sleep(props) => sleep::run(props, run, cancel).await,
+        TaskProps::ShellCommands(base, props) => {
+            shell::run(base, shell::Body::Commands(props), run, cancel).await
+        }
+        TaskProps::ShellScript(base, props) => {
+            shell::run(base, shell::Body::Script(props), run, cancel).await
+        }
+        TaskProps::If { .. }
+        | TaskProps::Switch { .. }
+        | TaskProps::Parallel { .. }
+        | TaskProps::Sequential { .. }
+        | TaskProps::ForEach { .. }
+        | TaskProps::Subflow(_)
+        | TaskProps::Pause(_)
+        | TaskProps::Labels(_) => TaskOutcome::failed(format!(
+            "task type {} is resolved by the executor, not run on a worker",
+            task.type_name
+        )),
+        _ => TaskOutcome::failed(format!(
+            "task type {} is not supported by this worker yet",
+            task.type_name
+        )),
+    }
+}
