@@ -1,0 +1,104 @@
+//! Creating an execution: inputs coerced and checked first (a bad input creates nothing), then
+//! the execution row and its first step message in one transaction.
+
+use baton_core::execution::{ContextExtras, Execution, task_context};
+use baton_core::inputs::{RawInput, resolve};
+use baton_core::template::is_template;
+use baton_store::Store;
+use indexmap::IndexMap;
+
+use super::messages::StepMessage;
+use super::{Error, ExecutorState};
+
+/// What a caller (API, CLI, trigger) asks for.
+#[derive(Clone, Debug, Default)]
+pub struct NewExecution {
+    pub namespace: String,
+    pub flow_id: String,
+    /// The latest revision when `None`.
+    pub revision: Option<i32>,
+    pub inputs: IndexMap<String, RawInput>,
+    pub labels: IndexMap<String, String>,
+    pub trigger: Option<serde_json::Value>,
+}
+
+pub async fn create_execution(
+    state: &ExecutorState,
+    request: NewExecution,
+) -> Result<Execution, Error> {
+    let store: &dyn Store = state.store.as_ref();
+    let record = store
+        .get_flow(&request.namespace, &request.flow_id, request.revision)
+        .await?;
+    let flow = state
+        .flows
+        .get(store, &record.namespace, &record.id, record.revision)
+        .await?;
+    if record.disabled {
+        return Err(Error::Inputs(format!(
+            "flow {}.{} is disabled",
+            record.namespace, record.id
+        )));
+    }
+    let mut row = baton_store::Execution::new(
+        &record.namespace,
+        &record.id,
+        record.revision,
+        serde_json::Value::Null,
+    );
+    let mut execution = Execution::new(
+        row.id.to_string(),
+        &record.namespace,
+        &record.id,
+        record.revision,
+        row.created_at,
+    );
+    execution.trigger = request.trigger.clone();
+    // Defaults may be templates (`{{ now() }}`, `{{ trigger.date }}`): render them against the
+    // execution being created.
+    let context = task_context(
+        &flow.flow,
+        &execution,
+        None,
+        &ContextExtras {
+            envs: state.envs.clone(),
+            working_dir: None,
+        },
+    );
+    let mut render_default = |_: &baton_core::inputs::InputSpec,
+                              value: &serde_json::Value|
+     -> Result<serde_json::Value, String> {
+        match value {
+            serde_json::Value::String(text) if is_template(text) => state
+                .templates
+                .render_typed(text, &context, state.host.as_ref())
+                .map_err(|e| e.to_string()),
+            other => Ok(other.clone()),
+        }
+    };
+    execution.inputs =
+        resolve(&flow.flow.inputs, &request.inputs, &mut render_default).map_err(|errors| {
+            Error::Inputs(
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+    execution.labels = flow.flow.labels.clone();
+    execution.labels.extend(request.labels);
+    row.labels = execution
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    row.document = serde_json::to_value(&execution).map_err(|e| Error::BadDocument {
+        execution_id: execution.id.clone(),
+        reason: e.to_string(),
+    })?;
+    store
+        .create_execution(&row, &StepMessage::message(&execution.id, Vec::new()))
+        .await?;
+    Ok(execution)
+}

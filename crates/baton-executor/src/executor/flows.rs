@@ -1,0 +1,65 @@
+//! Parsed flow revisions, cached: a revision never changes once deployed.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use baton_core::flow::Flow;
+use baton_core::parse::FlowParser;
+use baton_store::Store;
+
+use super::Error;
+
+/// A parsed revision with its source, which workers receive as is.
+pub struct FlowRevision {
+    pub flow: Flow,
+    pub source: Arc<str>,
+    pub revision: i32,
+}
+
+#[derive(Default)]
+pub struct FlowCache {
+    parser: FlowParser,
+    revisions: Mutex<HashMap<(String, String, i32), Arc<FlowRevision>>>,
+}
+
+impl FlowCache {
+    pub async fn get(
+        &self,
+        store: &dyn Store,
+        namespace: &str,
+        id: &str,
+        revision: i32,
+    ) -> Result<Arc<FlowRevision>, Error> {
+        let key = (namespace.to_owned(), id.to_owned(), revision);
+        if let Some(found) = self
+            .revisions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return Ok(found.clone());
+        }
+        let record = store.get_flow(namespace, id, Some(revision)).await?;
+        let parsed = self.parser.parse(&record.source);
+        let flow = parsed.flow.ok_or_else(|| Error::InvalidFlow {
+            flow: format!("{namespace}.{id}"),
+            revision,
+            problems: parsed
+                .diagnostics
+                .iter()
+                .map(|d| format!("{}: {}", d.position, d.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+        })?;
+        let found = Arc::new(FlowRevision {
+            flow,
+            source: record.source.into(),
+            revision,
+        });
+        self.revisions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, found.clone());
+        Ok(found)
+    }
+}

@@ -1,0 +1,131 @@
+//! One engine step: claim a message, lock the execution, step it, and commit the new document
+//! with the messages the step produced and the ack of the message that caused it — one
+//! transaction, so a crash at any point loses nothing and does nothing twice.
+
+use baton_core::engine::{Action, Event, StepContext, step};
+use baton_core::execution::{ContextExtras, Execution};
+use baton_store::{Claimed, NewMessage, Store};
+use uuid::Uuid;
+
+use super::messages::{DispatchMessage, StepMessage};
+use super::{Error, ExecutorState};
+
+/// What must happen outside the database once the step committed.
+#[derive(Debug, Default)]
+pub struct AfterCommit {
+    /// Task runs whose worker must stop.
+    pub kills: Vec<String>,
+}
+
+pub async fn process(state: &ExecutorState, message: &Claimed) -> Result<AfterCommit, Error> {
+    let payload: StepMessage =
+        serde_json::from_value(message.payload.clone()).map_err(|e| Error::BadMessage {
+            id: message.id,
+            reason: e.to_string(),
+        })?;
+    let id = Uuid::parse_str(&payload.execution_id).map_err(|e| Error::BadMessage {
+        id: message.id,
+        reason: format!("execution id: {e}"),
+    })?;
+    let store: &dyn Store = state.store.as_ref();
+    let mut tx = store.begin().await?;
+    let mut row = tx.lock_execution(id).await?;
+    let mut execution: Execution =
+        serde_json::from_value(row.document.clone()).map_err(|e| Error::BadDocument {
+            execution_id: payload.execution_id.clone(),
+            reason: e.to_string(),
+        })?;
+    let flow = state
+        .flows
+        .get(store, &row.namespace, &row.flow_id, row.flow_revision)
+        .await?;
+
+    let actions = run_step(state, &flow.flow, &mut execution, &payload.events);
+    let mut follow_ups: Vec<NewMessage> = Vec::new();
+    let mut after = AfterCommit::default();
+    for action in &actions {
+        match action {
+            Action::Dispatch {
+                task_run_id,
+                attempt,
+            } => {
+                follow_ups.push(DispatchMessage::message(
+                    &execution.id,
+                    task_run_id,
+                    *attempt,
+                ));
+            }
+            Action::WakeAt { task_run_id, at } => {
+                follow_ups.push(StepMessage::at(
+                    &execution.id,
+                    vec![Event::Timer {
+                        task_run_id: task_run_id.clone(),
+                    }],
+                    *at,
+                ));
+            }
+            Action::Kill { task_run_id } => after.kills.push(task_run_id.clone()),
+            Action::StartSubflow {
+                task_run_id,
+                namespace,
+                flow_id,
+                ..
+            } => {
+                // Subflows need the parent link in the child's document; until then the task
+                // fails clearly instead of waiting forever.
+                follow_ups.push(StepMessage::message(
+                    &execution.id,
+                    vec![Event::TaskFinished {
+                        task_run_id: task_run_id.clone(),
+                        attempt: 0,
+                        state: baton_core::execution::State::Failed,
+                        outputs: Default::default(),
+                        error: Some(format!("subflows ({namespace}.{flow_id}) are not supported by this executor yet")),
+                    }],
+                ));
+            }
+            Action::Ended { .. } => {}
+        }
+    }
+    row.state = execution.state;
+    row.ended_at = execution.ended_at;
+    row.labels = execution
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    row.document = serde_json::to_value(&execution).map_err(|e| Error::BadDocument {
+        execution_id: execution.id.clone(),
+        reason: e.to_string(),
+    })?;
+    let version = row.version;
+    tx.update_execution(&row, version).await?;
+    if !follow_ups.is_empty() {
+        tx.enqueue(&follow_ups).await?;
+    }
+    tx.ack(&[message.id]).await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+fn run_step(
+    state: &ExecutorState,
+    flow: &baton_core::flow::Flow,
+    execution: &mut Execution,
+    events: &[Event],
+) -> Vec<Action> {
+    let mut new_id = || Uuid::now_v7().to_string();
+    let extras = ContextExtras {
+        envs: state.envs.clone(),
+        working_dir: None,
+    };
+    let mut ctx = StepContext {
+        flow,
+        now: chrono::Utc::now(),
+        templates: &state.templates,
+        host: state.host.as_ref(),
+        new_id: &mut new_id,
+        extras: &extras,
+    };
+    step(&mut ctx, execution, events)
+}
