@@ -84,6 +84,7 @@ impl Engine<'_, '_> {
                     }
                 }
             }
+            Event::Restart => self.restart(execution),
             Event::Resume => {
                 for run in execution
                     .task_runs

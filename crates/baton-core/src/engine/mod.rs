@@ -12,6 +12,7 @@
 mod advance;
 mod events;
 mod flowables;
+mod restart;
 mod retry;
 #[cfg(test)]
 mod simulation;
@@ -24,6 +25,8 @@ use serde::{Deserialize, Serialize};
 use crate::execution::{Execution, State};
 use crate::flow::Flow;
 use crate::template::{TemplateEngine, TemplateHost};
+
+pub use restart::replay;
 
 /// Something that happened to an execution since the last step.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -55,6 +58,8 @@ pub enum Event {
     Kill,
     /// A person or the API resumed a paused execution.
     Resume,
+    /// Run a failed or killed execution again from where it failed, under the same id.
+    Restart,
     /// A subflow started by [`Action::StartSubflow`] got its execution id, or ended.
     SubflowUpdate {
         task_run_id: String,
@@ -113,7 +118,14 @@ pub fn step(ctx: &mut StepContext<'_>, execution: &mut Execution, events: &[Even
         actions: Vec::new(),
     };
     if execution.state.is_terminal() {
-        return Vec::new();
+        // Only a restart brings an ended execution back, and only one that did not succeed.
+        let restartable = matches!(
+            execution.state,
+            State::Failed | State::Killed | State::Cancelled
+        );
+        if !(restartable && events.contains(&Event::Restart)) {
+            return Vec::new();
+        }
     }
     for event in events {
         engine.apply(execution, event);

@@ -32,7 +32,7 @@ pub(super) struct Harness {
     pub execution: Execution,
     pub templates: TemplateEngine,
     pub now: DateTime<Utc>,
-    next_id: u32,
+    pub next_id: u32,
     /// Every action ever returned, in order.
     pub log: Vec<Action>,
 }
@@ -600,4 +600,72 @@ fn flowable_errors_handle_their_own_children() {
     });
     assert_eq!(end, State::Failed);
     assert_eq!(h.dispatched_tasks(), ["inner", "handler"]);
+}
+
+#[test]
+fn restart_reruns_what_failed_and_keeps_what_succeeded() {
+    let yaml = flow(
+        "  - {id: a, type: log, message: a}\n  - id: seq\n    type: sequential\n    tasks:\n      - {id: b, type: log, message: b}\n  - {id: c, type: log, message: c}\nerrors:\n  - {id: e, type: log, message: e}\n",
+    );
+    let mut h = Harness::new(&yaml);
+    assert_eq!(
+        h.run(|task, _| if task == "b" {
+            (State::Failed, Map::new())
+        } else {
+            ok(task, 1)
+        }),
+        State::Failed
+    );
+    assert_eq!(h.dispatched_tasks(), ["a", "b", "e"]);
+    h.log.clear();
+    let actions = h.step(&[Event::Restart]);
+    let b = h.run_id("b");
+    assert_eq!(
+        actions,
+        [Action::Dispatch {
+            task_run_id: b.clone(),
+            attempt: 2
+        }]
+    );
+    assert_eq!(h.execution.state, State::Running);
+    assert!(h.execution.ended_at.is_none());
+    assert!(
+        !h.execution.task_runs.iter().any(|r| r.task_id == "e"),
+        "the errors handler is dropped"
+    );
+    assert_eq!(h.run(ok), State::Success);
+    assert_eq!(h.dispatched_tasks(), ["b", "c"], "a is not run again");
+    // A successful execution cannot be restarted.
+    assert!(h.step(&[Event::Restart]).is_empty());
+}
+
+#[test]
+fn replay_starts_a_new_execution_from_a_chosen_task_run() {
+    let yaml = flow(
+        "  - {id: a, type: return, format: a}\n  - id: seq\n    type: sequential\n    tasks:\n      - {id: b, type: log, message: b}\n      - {id: c, type: log, message: c}\n  - {id: d, type: log, message: d}\n",
+    );
+    let mut h = Harness::new(&yaml);
+    assert_eq!(h.run(ok), State::Success);
+    let c = h.run_id("c");
+    let replayed = super::replay(&h.flow, &h.execution, &c, "exec-2".into(), h.now).expect("c ran");
+    assert_eq!(replayed.original_id.as_deref(), Some("exec-1"));
+    let kept: Vec<(&str, State)> = replayed
+        .task_runs
+        .iter()
+        .map(|r| (r.task_id.as_str(), r.state))
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            ("a", State::Success),
+            ("seq", State::Running),
+            ("b", State::Success)
+        ]
+    );
+    let mut replay = Harness::new(&yaml);
+    replay.execution = replayed;
+    replay.next_id = 100; // fresh ids must not collide with the kept runs
+    assert_eq!(replay.run(ok), State::Success);
+    assert_eq!(replay.dispatched_tasks(), ["c", "d"]);
+    assert!(super::replay(&h.flow, &h.execution, "nope", "x".into(), h.now).is_none());
 }

@@ -9,6 +9,7 @@
 //! Several executors may run against one Postgres: the queue's `SKIP LOCKED` claims and the
 //! per-execution row lock keep them out of each other's way.
 
+mod commands;
 mod create;
 mod dispatch;
 mod flows;
@@ -22,6 +23,7 @@ use baton_core::template::{RenderLimits, TemplateEngine, TemplateHost};
 use baton_store::{Claimed, Store};
 use tokio::sync::mpsc;
 
+pub use commands::{kill, replay_execution, restart, resume};
 pub use create::{NewExecution, create_execution};
 pub use messages::{DISPATCH, EXECUTIONS, StepMessage};
 
@@ -46,6 +48,9 @@ pub enum Error {
     },
     #[error("{0}")]
     Inputs(String),
+    /// The request does not fit the execution's current state (killing an ended one…).
+    #[error("{0}")]
+    NotApplicable(String),
 }
 
 #[derive(Clone, Debug)]
