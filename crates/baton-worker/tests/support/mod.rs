@@ -226,6 +226,13 @@ impl TestHub {
 
     /// Waits for the `pgid N` line a shell task prints first.
     pub async fn pgid(&mut self, task_run_id: &str) -> i32 {
+        let earlier = self
+            .logs(task_run_id)
+            .iter()
+            .find_map(|l| l.message.strip_prefix("pgid ")?.parse().ok());
+        if let Some(pgid) = earlier {
+            return pgid;
+        }
         self.wait_for(|e| match e {
             HubEvent::Logs(lines) => lines
                 .iter()
