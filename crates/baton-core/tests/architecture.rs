@@ -90,3 +90,20 @@ fn only_the_store_depends_on_sqlx() {
         }
     }
 }
+
+/// Invariant: a worker never needs database credentials, so neither the worker nor the task
+/// implementations it runs depend on the store or a database driver.
+#[test]
+fn the_worker_holds_no_database_access() {
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for name in ["baton-worker", "baton-tasks"] {
+        let manifest = std::fs::read_to_string(crates.join(name).join("Cargo.toml")).unwrap();
+        let runtime_deps = manifest.split("[dev-dependencies]").next().unwrap();
+        for forbidden in ["baton-store", "sqlx"] {
+            assert!(
+                !runtime_deps.contains(forbidden),
+                "{name} depends on {forbidden}; a worker must not need database credentials"
+            );
+        }
+    }
+}

@@ -300,3 +300,34 @@ async fn a_flow_source_is_sent_once_per_connection_and_reused() {
     }
     worker.shutdown().await.expect("clean shutdown");
 }
+
+/// Prints the hub → worker → hub round trip of a `return` task over loopback:
+/// `cargo nextest run -p baton-worker --run-ignored only --no-capture round_trip`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "prints figures; run on demand"]
+async fn round_trip_of_a_return_task_over_loopback() {
+    let (mut hub, worker) = hub_with_worker(1).await;
+    let mut samples = Vec::new();
+    for i in 0..300 {
+        let id = format!("tr-rt-{i}");
+        let sent = Instant::now();
+        hub.assign(&id, "answer");
+        let result = hub.finished(&id).await;
+        samples.push(sent.elapsed());
+        assert_eq!(result.state, TaskState::Success);
+        hub.seen.clear();
+    }
+    // The first runs warm up the connection and parse the flow.
+    let mut samples = samples.split_off(20);
+    samples.sort();
+    let at = |p: usize| samples[(samples.len() - 1) * p / 100];
+    eprintln!(
+        "return task round trip over loopback ({} runs): median {:?}, p90 {:?}, p99 {:?}, max {:?}",
+        samples.len(),
+        at(50),
+        at(90),
+        at(99),
+        samples[samples.len() - 1]
+    );
+    worker.shutdown().await.expect("clean shutdown");
+}

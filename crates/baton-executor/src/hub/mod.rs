@@ -169,7 +169,10 @@ impl WorkerHub {
         (WorkerHub { inner }, events_rx)
     }
 
-    /// The gRPC service workers connect to; the caller mounts it on its server.
+    /// The gRPC service workers connect to; the caller mounts it on its server. Enable
+    /// TCP_NODELAY on that server (`Server::tcp_nodelay(true)`, or `TcpIncoming::with_nodelay`
+    /// for a listener of your own): without it every small frame waits for a delayed ACK,
+    /// about 40 ms per task run instead of under 1 ms.
     pub fn service(&self) -> WorkerServiceServer<impl WorkerService> {
         WorkerServiceServer::new(service::HubService::new(self.clone()))
     }

@@ -11,7 +11,7 @@ use baton_executor::hub::{
 };
 use tokio::net::TcpListener;
 use tokio::sync::mpsc::Receiver;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 
 pub const TOKEN: &str = "test-token";
 
@@ -134,7 +134,8 @@ pub async fn start_hub(lease: Duration, heartbeat: Duration) -> TestHub {
     tokio::spawn(async move {
         tonic::transport::Server::builder()
             .add_service(service)
-            .serve_with_incoming(TcpListenerStream::new(listener))
+            // Without TCP_NODELAY, small frames wait on delayed ACKs (~40 ms per round trip).
+            .serve_with_incoming(TcpIncoming::from(listener).with_nodelay(Some(true)))
             .await
             .expect("hub server");
     });
@@ -226,6 +227,13 @@ impl TestHub {
 
     /// Waits for the `pgid N` line a shell task prints first.
     pub async fn pgid(&mut self, task_run_id: &str) -> i32 {
+        let earlier = self
+            .logs(task_run_id)
+            .iter()
+            .find_map(|l| l.message.strip_prefix("pgid ")?.parse().ok());
+        if let Some(pgid) = earlier {
+            return pgid;
+        }
         self.wait_for(|e| match e {
             HubEvent::Logs(lines) => lines
                 .iter()
