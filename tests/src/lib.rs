@@ -65,7 +65,9 @@ impl TestClusterBuilder {
         let service = hub.service();
         let mut tasks: Vec<JoinHandle<()>> = Vec::new();
         tasks.push(tokio::spawn(async move {
+            // Without TCP_NODELAY small gRPC frames wait for delayed ACKs (~40 ms a round trip).
             let _ = tonic::transport::Server::builder()
+                .tcp_nodelay(true)
                 .add_service(service)
                 .serve_with_incoming(TcpListenerStream::new(listener))
                 .await;
