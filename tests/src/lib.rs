@@ -21,7 +21,7 @@ use baton_executor::hub::{HubOptions, WorkerHub};
 use baton_store::{LogRecord, SqliteStore, SqliteStoreOptions, Store};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 
 pub const TOKEN: &str = "cluster-token";
 
@@ -67,9 +67,8 @@ impl TestClusterBuilder {
         tasks.push(tokio::spawn(async move {
             // Without TCP_NODELAY small gRPC frames wait for delayed ACKs (~40 ms a round trip).
             let _ = tonic::transport::Server::builder()
-                .tcp_nodelay(true)
                 .add_service(service)
-                .serve_with_incoming(TcpListenerStream::new(listener))
+                .serve_with_incoming(TcpIncoming::from(listener).with_nodelay(Some(true)))
                 .await;
         }));
 
