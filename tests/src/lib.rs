@@ -29,6 +29,8 @@ pub struct TestClusterBuilder {
     workers: usize,
     slots: u32,
     lease: Duration,
+    executors: usize,
+    postgres: bool,
 }
 
 impl TestClusterBuilder {
@@ -42,6 +44,18 @@ impl TestClusterBuilder {
         self
     }
 
+    /// Runs on a fresh database of the test Postgres server instead of SQLite.
+    pub fn postgres(mut self) -> Self {
+        self.postgres = true;
+        self
+    }
+
+    /// Several executors on the one store, each with its own hub and `workers` workers.
+    pub fn executors(mut self, executors: usize) -> Self {
+        self.executors = executors;
+        self
+    }
+
     /// The worker lease: how long a vanished worker's task runs wait before going elsewhere.
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
@@ -51,63 +65,90 @@ impl TestClusterBuilder {
     pub async fn start(self) -> anyhow::Result<TestCluster> {
         let dir = std::env::temp_dir().join(format!("baton-cluster-{}", uuid::Uuid::now_v7()));
         std::fs::create_dir_all(&dir)?;
-        let store = SqliteStore::connect(SqliteStoreOptions::new(dir.join("baton.db"))).await?;
-        store.migrate().await?;
-        let store: Arc<dyn Store> = Arc::new(store);
-
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("http://{}", listener.local_addr()?);
-        let (hub, hub_events) = WorkerHub::new(HubOptions {
-            token: TOKEN.into(),
-            lease: self.lease,
-            heartbeat: self.lease / 4,
-        });
-        let service = hub.service();
-        let mut tasks: Vec<JoinHandle<()>> = Vec::new();
-        tasks.push(tokio::spawn(async move {
-            // Without TCP_NODELAY small gRPC frames wait for delayed ACKs (~40 ms a round trip).
-            let _ = tonic::transport::Server::builder()
-                .add_service(service)
-                .serve_with_incoming(TcpIncoming::from(listener).with_nodelay(Some(true)))
-                .await;
-        }));
-
-        let options = ExecutorOptions {
-            poll_interval: Duration::from_millis(200),
-            ..ExecutorOptions::default()
+        let store: Arc<dyn Store> = if self.postgres {
+            Arc::new(baton_store::testing::pg_store().await)
+        } else {
+            let store = SqliteStore::connect(SqliteStoreOptions::new(dir.join("baton.db"))).await?;
+            store.migrate().await?;
+            Arc::new(store)
         };
-        let executor = Arc::new(ExecutorState::new(
-            store.clone(),
-            hub.clone(),
-            Arc::new(NoSecrets),
-            options,
-        ));
-        let runner = executor.clone();
-        tasks.push(tokio::spawn(async move {
-            let _ = baton_executor::executor::run(runner, hub_events, std::future::pending()).await;
-        }));
-
+        let mut nodes = Vec::new();
+        let mut tasks = Vec::new();
+        for _ in 0..self.executors.max(1) {
+            let (node, node_tasks) = start_node(store.clone(), self.lease).await?;
+            nodes.push(node);
+            tasks.extend(node_tasks);
+        }
+        let first = &nodes[0];
         let cluster = TestCluster {
             store,
-            executor,
-            hub,
-            url,
+            executor: first.executor.clone(),
+            hub: first.hub.clone(),
+            url: first.url.clone(),
+            nodes,
             dir,
             tasks,
         };
-        for _ in 0..self.workers {
-            cluster.start_worker(self.slots).await;
+        for node in 0..cluster.nodes.len() {
+            for _ in 0..self.workers {
+                cluster.start_worker_on(node, self.slots).await;
+            }
         }
         Ok(cluster)
     }
 }
 
-pub struct TestCluster {
-    pub store: Arc<dyn Store>,
+/// One executor with its worker hub on a port-0 socket.
+pub struct Node {
     pub executor: Arc<ExecutorState>,
     pub hub: WorkerHub,
-    /// The hub's gRPC address, for workers started as separate processes.
     pub url: String,
+}
+
+async fn start_node(
+    store: Arc<dyn Store>,
+    lease: Duration,
+) -> anyhow::Result<(Node, Vec<JoinHandle<()>>)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let (hub, hub_events) = WorkerHub::new(HubOptions {
+        token: TOKEN.into(),
+        lease,
+        heartbeat: lease / 4,
+    });
+    let service = hub.service();
+    let server = tokio::spawn(async move {
+        // Without TCP_NODELAY small gRPC frames wait for delayed ACKs (~40 ms a round trip).
+        let _ = tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(TcpIncoming::from(listener).with_nodelay(Some(true)))
+            .await;
+    });
+    let options = ExecutorOptions {
+        poll_interval: Duration::from_millis(200),
+        ..ExecutorOptions::default()
+    };
+    let executor = Arc::new(ExecutorState::new(
+        store,
+        hub.clone(),
+        Arc::new(NoSecrets),
+        options,
+    ));
+    let runner = executor.clone();
+    let looping = tokio::spawn(async move {
+        let _ = baton_executor::executor::run(runner, hub_events, std::future::pending()).await;
+    });
+    Ok((Node { executor, hub, url }, vec![server, looping]))
+}
+
+pub struct TestCluster {
+    pub store: Arc<dyn Store>,
+    /// The first node's executor and hub.
+    pub executor: Arc<ExecutorState>,
+    pub hub: WorkerHub,
+    /// The first hub's gRPC address, for workers started as separate processes.
+    pub url: String,
+    pub nodes: Vec<Node>,
     pub dir: PathBuf,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -118,13 +159,20 @@ impl TestCluster {
             workers: 1,
             slots: 4,
             lease: Duration::from_secs(5),
+            executors: 1,
+            postgres: false,
         }
     }
 
-    /// Starts an in-process worker and waits until the hub sees it.
+    /// Starts an in-process worker on the first node and waits until its hub sees it.
     pub async fn start_worker(&self, slots: u32) {
-        let before = self.hub.workers().len();
-        let mut options = baton_worker::WorkerOptions::new(self.url.clone(), TOKEN);
+        self.start_worker_on(0, slots).await;
+    }
+
+    pub async fn start_worker_on(&self, node: usize, slots: u32) {
+        let hub = &self.nodes[node].hub;
+        let before = hub.workers().len();
+        let mut options = baton_worker::WorkerOptions::new(self.nodes[node].url.clone(), TOKEN);
         options.slots = slots;
         options.work_dir = self.dir.join("work");
         options.drain_grace = Duration::from_secs(2);
@@ -132,7 +180,7 @@ impl TestCluster {
             let _ = baton_worker::run(options, std::future::pending()).await;
         });
         for _ in 0..200 {
-            if self.hub.workers().len() > before {
+            if hub.workers().len() > before {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;

@@ -38,6 +38,9 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
+#[cfg(feature = "testing")]
+pub mod testing;
+
 pub use error::{Error, Result};
 pub use model::*;
 pub use postgres::{PgStore, PgStoreOptions};

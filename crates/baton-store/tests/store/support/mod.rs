@@ -1,20 +1,10 @@
 //! Stores on real databases for the tests.
 
-pub mod postgres;
-
 use std::sync::Arc;
 
-use baton_store::{PgStore, PgStoreOptions, SqliteStore, SqliteStoreOptions, Store};
+use baton_store::{SqliteStore, SqliteStoreOptions, Store};
 
-pub use postgres::PgServer;
-
-/// A migrated Postgres store on a fresh database.
-pub async fn pg_store() -> PgStore {
-    let options = PgServer::get().fresh_database().await;
-    let store = PgStore::connect(PgStoreOptions::new(options));
-    store.migrate().await.expect("migrate Postgres");
-    store
-}
+pub use baton_store::testing::{PgServer, pg_store};
 
 /// A migrated SQLite store in a fresh file (not `:memory:`: WAL and several connections
 /// matter). The directory is deleted when the returned guard drops.
