@@ -39,8 +39,18 @@ fn baton_binary() -> std::path::PathBuf {
     binary
 }
 
-fn spawn_worker(url: &str, id: &str) -> Child {
-    Command::new(baton_binary())
+/// A worker process, killed and reaped however the test ends.
+struct WorkerProcess(Child);
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_worker(url: &str, id: &str) -> WorkerProcess {
+    let child = Command::new(baton_binary())
         .args([
             "server",
             "worker",
@@ -55,7 +65,8 @@ fn spawn_worker(url: &str, id: &str) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("start baton server worker")
+        .expect("start baton server worker");
+    WorkerProcess(child)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,8 +92,8 @@ async fn a_killed_worker_process_loses_its_task_run_to_another_worker() -> anyho
                 .any(|r| r.task_id == "slow" && r.state == State::Running)
         })
         .await?;
-    doomed.kill()?; // SIGKILL
-    doomed.wait()?;
+    doomed.0.kill()?; // SIGKILL
+    doomed.0.wait()?;
 
     cluster.start_worker(1).await;
     let execution = cluster.wait_until_ended(&id).await?;
