@@ -33,6 +33,29 @@ impl PgStoreOptions {
             max_connections: 10,
         }
     }
+
+    /// Reads a `postgres://user:password@host:port/database` URL (the JDBC form
+    /// `jdbc:postgresql://…` is accepted too, as Kestra configurations write it).
+    pub fn from_url(url: &str) -> crate::Result<Self> {
+        let url = url.strip_prefix("jdbc:").unwrap_or(url);
+        let connect = url.parse::<PgConnectOptions>().map_err(|_| crate::Error::InvalidData {
+            what: "Postgres URL",
+            value: redact(url),
+        })?;
+        Ok(Self::new(connect))
+    }
+}
+
+/// The URL without its password, for error messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            let user = credentials.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
 }
 
 /// [`crate::Store`] on Postgres. Cheap to clone; clones share the pool and the listener.
@@ -130,5 +153,19 @@ async fn listen(pool: PgPool, wakeups: Arc<Wakeups>) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::*;
+
+    #[test]
+    fn urls_parse_in_both_forms_and_errors_hide_the_password() {
+        assert!(PgStoreOptions::from_url("postgres://baton:secret@db:5432/baton").is_ok());
+        assert!(PgStoreOptions::from_url("jdbc:postgresql://db:5432/baton").is_ok());
+        let error = PgStoreOptions::from_url("postgres://baton:secret@db:notaport/baton").unwrap_err();
+        let message = format!("{error:?}");
+        assert!(!message.contains("secret") && message.contains("baton:***@db"), "{message}");
     }
 }
