@@ -1,0 +1,280 @@
+//! `/api/v1/executions`: create (inputs as multipart form fields or a JSON object), read,
+//! search, kill, resume.
+//!
+//! Kill and resume are events put on the executor's queue, keyed by the execution: the executor
+//! applies them in its next step, so the API never writes an execution document.
+
+use std::str::FromStr;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use baton_core::engine::Event;
+use baton_core::execution::State as ExecutionState;
+use baton_core::inputs::RawInput;
+use baton_executor::executor::{NewExecution, StepMessage, create_execution};
+use baton_store::{ExecutionCursor, ExecutionFilter};
+use chrono::{DateTime, NaiveDate, Utc};
+use indexmap::IndexMap;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::ApiState;
+use crate::error::{ApiError, ApiResult};
+use crate::query::Params;
+
+const DEFAULT_PAGE: u32 = 25;
+const MAX_PAGE: u32 = 500;
+
+pub fn routes() -> Router<ApiState> {
+    // `POST /{namespace}/{id}` (create) and `POST /{executionId}/kill|resume` share one path
+    // shape; `second_segment` tells them apart by the first segment being an execution id.
+    Router::new()
+        .route("/api/v1/executions/search", get(search))
+        .route("/api/v1/executions/{first}", get(read))
+        .route(
+            "/api/v1/executions/{first}/{second}",
+            post(second_segment).delete(kill_by_delete),
+        )
+}
+
+/// An execution id from the path; a malformed one is simply not found.
+pub(crate) fn execution_id(text: &str) -> ApiResult<Uuid> {
+    Uuid::parse_str(text).map_err(|_| ApiError::NotFound(format!("execution {text} not found")))
+}
+
+async fn second_segment(
+    State(state): State<ApiState>,
+    Path((first, second)): Path<(String, String)>,
+    Query(query): Query<Vec<(String, String)>>,
+    request: Request,
+) -> ApiResult<Response> {
+    if let Ok(id) = Uuid::parse_str(&first) {
+        match second.as_str() {
+            "kill" => return kill(&state, id).await,
+            "resume" => return resume(&state, id).await,
+            _ => {}
+        }
+    }
+    create(state, first, second, Params(query), request).await
+}
+
+/// `POST /api/v1/executions/{namespace}/{id}?labels=k:v&revision=N`.
+async fn create(
+    state: ApiState,
+    namespace: String,
+    flow_id: String,
+    params: Params,
+    request: Request,
+) -> ApiResult<Response> {
+    let labels = params.labels()?;
+    let revision = params.parse::<i32>("revision")?;
+    let inputs = read_inputs(&state, request).await?;
+    let request = NewExecution {
+        namespace: namespace.clone(),
+        flow_id: flow_id.clone(),
+        revision,
+        inputs,
+        labels,
+        trigger: None,
+    };
+    match create_execution(&state.executor, request).await {
+        Ok(execution) => Ok(Json(execution).into_response()),
+        Err(baton_executor::executor::Error::Inputs(message)) => {
+            // The executor refuses a disabled flow the same way as a bad input; Kestra answers
+            // that one with 409, a state problem rather than a request problem.
+            let disabled = state
+                .store
+                .get_flow(&namespace, &flow_id, revision)
+                .await
+                .is_ok_and(|record| record.disabled);
+            Err(if disabled {
+                ApiError::Conflict(message)
+            } else {
+                ApiError::Unprocessable(message)
+            })
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Inputs from a multipart form (Kestra's way: one field per input) or a JSON object. An empty
+/// body means no inputs.
+async fn read_inputs(state: &ApiState, request: Request) -> ApiResult<IndexMap<String, RawInput>> {
+    let content_type = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let mut inputs = IndexMap::new();
+    if content_type.starts_with("multipart/form-data") {
+        let mut form = Multipart::from_request(request, state)
+            .await
+            .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+        let bad = |error: axum::extract::multipart::MultipartError| {
+            ApiError::BadRequest(format!("reading the multipart body: {error}"))
+        };
+        while let Some(field) = form.next_field().await.map_err(bad)? {
+            let Some(name) = field.name().map(str::to_owned) else {
+                continue;
+            };
+            if field.file_name().is_some() {
+                return Err(ApiError::Unprocessable(format!(
+                    "input '{name}': file uploads (FILE inputs) are not supported by Baton yet"
+                )));
+            }
+            let value = field.text().await.map_err(bad)?;
+            inputs.insert(name, RawInput::Text(value));
+        }
+        return Ok(inputs);
+    }
+    let body = Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(inputs);
+    }
+    let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&body)
+        .map_err(|error| {
+            ApiError::BadRequest(format!(
+                "inputs must be multipart/form-data fields or a JSON object: {error}"
+            ))
+        })?;
+    inputs.extend(object.into_iter().map(|(k, v)| (k, RawInput::Json(v))));
+    Ok(inputs)
+}
+
+/// `GET /api/v1/executions/{executionId}`: the execution document.
+async fn read(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let row = state.store.get_execution(execution_id(&id)?).await?;
+    Ok(Json(row.document))
+}
+
+/// `GET /api/v1/executions/search?namespace=&flowId=&state=&startDate=&endDate=&labels=k:v
+/// &size=&after=`: newest first; pass `next` back as `after` for the following page.
+async fn search(
+    State(state): State<ApiState>,
+    Query(query): Query<Vec<(String, String)>>,
+) -> ApiResult<impl IntoResponse> {
+    let params = Params(query);
+    let states = params
+        .all("state")
+        .map(|text| {
+            ExecutionState::parse(&text.to_ascii_uppercase()).ok_or_else(|| {
+                ApiError::BadRequest(format!("query parameter state={text:?}: unknown state"))
+            })
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    let filter = ExecutionFilter {
+        namespace: params.get("namespace").map(str::to_owned),
+        flow_id: params.get("flowId").map(str::to_owned),
+        states,
+        created_from: date(&params, "startDate")?,
+        created_to: date(&params, "endDate")?,
+        labels: params.labels()?.into_iter().collect(),
+    };
+    let size = params
+        .parse::<u32>("size")?
+        .unwrap_or(DEFAULT_PAGE)
+        .clamp(1, MAX_PAGE);
+    let after = params.get("after").map(parse_cursor).transpose()?;
+    let page = state.store.list_executions(&filter, after, size).await?;
+    let results: Vec<_> = page.items.into_iter().map(|row| row.document).collect();
+    let next = page.next.map(|cursor| {
+        format!(
+            "{}_{}",
+            cursor.created_at.timestamp_nanos_opt().unwrap_or_default(),
+            cursor.id
+        )
+    });
+    Ok(Json(json!({"results": results, "next": next})))
+}
+
+/// A date parameter: RFC 3339 (`2025-01-31T10:00:00Z`) or a day (`2025-01-31`, midnight UTC).
+fn date(params: &Params, key: &str) -> ApiResult<Option<DateTime<Utc>>> {
+    let Some(text) = params.get(key) else {
+        return Ok(None);
+    };
+    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        return Ok(Some(at.with_timezone(&Utc)));
+    }
+    NaiveDate::from_str(text)
+        .ok()
+        .and_then(|day| day.and_hms_opt(0, 0, 0))
+        .map(|at| Some(at.and_utc()))
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "query parameter {key}={text:?}: expected an RFC 3339 date-time or YYYY-MM-DD"
+            ))
+        })
+}
+
+/// The opaque `next` of a search page: `<created_at in ns since the epoch>_<id>`.
+fn parse_cursor(text: &str) -> ApiResult<ExecutionCursor> {
+    text.split_once('_')
+        .and_then(|(nanos, id)| {
+            Some(ExecutionCursor {
+                created_at: DateTime::from_timestamp_nanos(nanos.parse().ok()?),
+                id: Uuid::parse_str(id).ok()?,
+            })
+        })
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "query parameter after={text:?}: expected the `next` of a previous page"
+            ))
+        })
+}
+
+/// `DELETE /api/v1/executions/{executionId}/kill` (Kestra's verb; `POST` works too).
+async fn kill_by_delete(
+    State(state): State<ApiState>,
+    Path((first, second)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    if second != "kill" {
+        return Err(ApiError::NotFound(format!(
+            "no route for DELETE /api/v1/executions/{first}/{second}"
+        )));
+    }
+    kill(&state, execution_id(&first)?).await
+}
+
+/// Asks the executor to kill the execution: 202 with the execution as it is now, 409 when it
+/// has already ended or is being killed.
+async fn kill(state: &ApiState, id: Uuid) -> ApiResult<Response> {
+    let row = state.store.get_execution(id).await?;
+    if row.state.is_terminal() || row.state == ExecutionState::Killing {
+        return Err(ApiError::Conflict(format!(
+            "execution {id} cannot be killed: it is already {}",
+            row.state
+        )));
+    }
+    state
+        .store
+        .enqueue(&[StepMessage::message(&id.to_string(), vec![Event::Kill])])
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(row.document)).into_response())
+}
+
+/// Resumes a paused execution: 202 with the execution as it is now, 409 when it is not paused.
+async fn resume(state: &ApiState, id: Uuid) -> ApiResult<Response> {
+    let row = state.store.get_execution(id).await?;
+    if row.state != ExecutionState::Paused {
+        return Err(ApiError::Conflict(format!(
+            "execution {id} cannot be resumed: it is {}, not PAUSED",
+            row.state
+        )));
+    }
+    state
+        .store
+        .enqueue(&[StepMessage::message(&id.to_string(), vec![Event::Resume])])
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(row.document)).into_response())
+}
