@@ -1,6 +1,7 @@
 //! The `baton` binary: parses arguments and hands over to a command. Nothing else lives here.
 
 mod commands;
+mod node;
 
 use std::process::ExitCode;
 

@@ -7,12 +7,12 @@ use baton_core::template::TemplateHost;
 
 /// Secrets follow Kestra OSS's convention: `secret('NAME')` is the base64-decoded value of the
 /// worker's `SECRET_NAME` environment variable (collected by the binary, given here by NAME).
-pub(crate) struct WorkerHost {
+pub struct WorkerHost {
     secrets: HashMap<String, String>,
 }
 
 impl WorkerHost {
-    pub(crate) fn new(secrets: HashMap<String, String>) -> Self {
+    pub fn new(secrets: HashMap<String, String>) -> Self {
         WorkerHost { secrets }
     }
 }

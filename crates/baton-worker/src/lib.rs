@@ -5,6 +5,8 @@
 //! shared token, and everything else arrives on the stream.
 
 mod host;
+
+pub use host::WorkerHost;
 mod runs;
 mod session;
 

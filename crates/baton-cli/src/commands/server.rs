@@ -1,4 +1,4 @@
-//! `baton server <role>`: long-running roles. Today: `baton server worker`.
+//! `baton server <role>`: long-running roles.
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -9,8 +9,54 @@ use clap::{Args, Subcommand};
 
 #[derive(Subcommand)]
 pub enum ServerCommand {
+    /// Everything in one process on an embedded SQLite store under ./.baton: API and workers'
+    /// gRPC on one port, an executor and a worker. Nothing else to install.
+    Local(LocalArgs),
+    /// Everything in one process on Postgres.
+    Standalone(ServerArgs),
+    /// The executor (with the gRPC endpoint workers connect to), on Postgres.
+    Executor(ServerArgs),
+    /// The REST API, on Postgres.
+    Webserver(ServerArgs),
     /// Run a worker: connect to an executor and run the task runs it pushes.
     Worker(WorkerArgs),
+}
+
+#[derive(Args)]
+pub struct LocalArgs {
+    /// Where the API (and the workers' gRPC) listens.
+    #[arg(long, env = "BATON_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+    /// Where the SQLite store and task working directories live.
+    #[arg(long, env = "BATON_DATA_DIR", default_value = ".baton")]
+    data_dir: std::path::PathBuf,
+    /// Task runs the in-process worker runs at once (default: one per CPU).
+    #[arg(long, env = "BATON_WORKER_SLOTS")]
+    slots: Option<u32>,
+}
+
+#[derive(Args)]
+pub struct ServerArgs {
+    /// Baton's Postgres, e.g. postgres://baton:secret@db:5432/baton.
+    #[arg(long, env = "BATON_DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+    /// Where the API and the workers' gRPC listen.
+    #[arg(long, env = "BATON_LISTEN", default_value = "0.0.0.0:8080")]
+    listen: std::net::SocketAddr,
+    /// The token workers must present (standalone and executor).
+    #[arg(
+        long,
+        env = "BATON_WORKER_TOKEN",
+        hide_env_values = true,
+        default_value = ""
+    )]
+    token: String,
+    /// Standalone only: task runs the in-process worker runs at once (default: one per CPU).
+    #[arg(long, env = "BATON_WORKER_SLOTS")]
+    slots: Option<u32>,
+    /// Standalone only: where task working directories are created.
+    #[arg(long, env = "BATON_DATA_DIR", default_value = ".baton")]
+    data_dir: std::path::PathBuf,
 }
 
 #[derive(Args)]
@@ -36,9 +82,66 @@ pub struct WorkerArgs {
 }
 
 pub fn run(command: ServerCommand) -> anyhow::Result<ExitCode> {
-    match command {
-        ServerCommand::Worker(args) => worker(args),
-    }
+    let options = match command {
+        ServerCommand::Worker(args) => return worker(args),
+        ServerCommand::Local(args) => crate::node::NodeOptions {
+            store: crate::node::StoreChoice::Sqlite(args.data_dir.join("baton.db")),
+            listen: args.listen,
+            executor: true,
+            webserver: true,
+            worker_slots: default_slots(args.slots),
+            // Only the in-process worker connects, over loopback; a fresh token per start.
+            token: uuid::Uuid::now_v7().simple().to_string(),
+            work_dir: args.data_dir.join("work"),
+            secrets: secrets(std::env::vars()),
+        },
+        ServerCommand::Standalone(args) => server_options(args, true, true, true)?,
+        ServerCommand::Executor(args) => server_options(args, true, false, false)?,
+        ServerCommand::Webserver(args) => server_options(args, false, true, false)?,
+    };
+    node(options)
+}
+
+/// One slot per CPU unless told otherwise.
+fn default_slots(slots: Option<u32>) -> u32 {
+    slots.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1))
+    })
+}
+
+fn server_options(
+    args: ServerArgs,
+    executor: bool,
+    webserver: bool,
+    worker: bool,
+) -> anyhow::Result<crate::node::NodeOptions> {
+    anyhow::ensure!(
+        !executor || !args.token.is_empty(),
+        "set BATON_WORKER_TOKEN (or --token): workers authenticate with it"
+    );
+    Ok(crate::node::NodeOptions {
+        store: crate::node::StoreChoice::Postgres(args.database_url),
+        listen: args.listen,
+        executor,
+        webserver,
+        worker_slots: if worker { default_slots(args.slots) } else { 0 },
+        token: args.token,
+        work_dir: args.data_dir.join("work"),
+        secrets: secrets(std::env::vars()),
+    })
+}
+
+fn node(options: crate::node::NodeOptions) -> anyhow::Result<ExitCode> {
+    init_tracing();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let shutdown = shutdown_signal()?;
+        crate::node::run(options, shutdown).await?;
+        Ok(ExitCode::SUCCESS)
+    })
 }
 
 fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {

@@ -38,10 +38,12 @@ impl PgStoreOptions {
     /// `jdbc:postgresql://…` is accepted too, as Kestra configurations write it).
     pub fn from_url(url: &str) -> crate::Result<Self> {
         let url = url.strip_prefix("jdbc:").unwrap_or(url);
-        let connect = url.parse::<PgConnectOptions>().map_err(|_| crate::Error::InvalidData {
-            what: "Postgres URL",
-            value: redact(url),
-        })?;
+        let connect = url
+            .parse::<PgConnectOptions>()
+            .map_err(|_| crate::Error::InvalidData {
+                what: "Postgres URL",
+                value: redact(url),
+            })?;
         Ok(Self::new(connect))
     }
 }
@@ -164,8 +166,12 @@ mod url_tests {
     fn urls_parse_in_both_forms_and_errors_hide_the_password() {
         assert!(PgStoreOptions::from_url("postgres://baton:secret@db:5432/baton").is_ok());
         assert!(PgStoreOptions::from_url("jdbc:postgresql://db:5432/baton").is_ok());
-        let error = PgStoreOptions::from_url("postgres://baton:secret@db:notaport/baton").unwrap_err();
+        let error =
+            PgStoreOptions::from_url("postgres://baton:secret@db:notaport/baton").unwrap_err();
         let message = format!("{error:?}");
-        assert!(!message.contains("secret") && message.contains("baton:***@db"), "{message}");
+        assert!(
+            !message.contains("secret") && message.contains("baton:***@db"),
+            "{message}"
+        );
     }
 }

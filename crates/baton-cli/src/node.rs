@@ -1,0 +1,186 @@
+//! A Baton node: the roles a `baton server …` command runs, wired in one process.
+//!
+//! The API and the workers' gRPC share one port: the worker hub's gRPC service is merged into
+//! the axum router, so `local` and `standalone` need a single port, and in-process workers
+//! reach the hub over loopback like any remote worker would.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use baton_executor::executor::{ExecutorOptions, ExecutorState};
+use baton_executor::hub::{HubOptions, WorkerHub};
+use baton_store::{PgStore, PgStoreOptions, SqliteStore, SqliteStoreOptions, Store};
+use tokio::net::TcpListener;
+
+/// The gRPC path prefix of the worker service.
+const WORKER_SERVICE: &str = <baton_proto::v1::worker_service_server::WorkerServiceServer<()> as tonic::server::NamedService>::NAME;
+
+/// A gRPC service as an axum route. The API router keeps its own JSON 404 fallback, so the
+/// service is routed by its path prefix rather than merged as a second router (axum refuses
+/// two fallbacks) — the same thing tonic's `Routes` does internally.
+fn grpc<S>(
+    service: S,
+) -> impl tower::Service<
+    http::Request<axum::body::Body>,
+    Response = http::Response<tonic::body::Body>,
+    Error = std::convert::Infallible,
+    Future: Send,
+> + Clone
++ Send
++ Sync
++ 'static
+where
+    S: tower::Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    use tower::ServiceExt as _;
+    service
+        .map_request(|request: http::Request<axum::body::Body>| request.map(tonic::body::Body::new))
+}
+
+/// Where the node keeps its state.
+#[derive(Clone, Debug)]
+pub enum StoreChoice {
+    /// Embedded: one file, for `baton server local`.
+    Sqlite(PathBuf),
+    /// Shared by every process of a deployment.
+    Postgres(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct NodeOptions {
+    pub store: StoreChoice,
+    pub listen: SocketAddr,
+    pub executor: bool,
+    pub webserver: bool,
+    /// In-process workers' slots; 0 runs no worker in this process.
+    pub worker_slots: u32,
+    /// The token workers present to the hub.
+    pub token: String,
+    /// Where in-process workers create task working directories.
+    pub work_dir: PathBuf,
+    /// `secret('NAME')` values, base64 as in `SECRET_NAME` variables.
+    pub secrets: std::collections::HashMap<String, String>,
+}
+
+pub async fn connect_store(choice: &StoreChoice) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match choice {
+        StoreChoice::Sqlite(path) => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+            let store = SqliteStore::connect(SqliteStoreOptions::new(path))
+                .await
+                .with_context(|| format!("cannot open the SQLite store {}", path.display()))?;
+            store
+                .migrate()
+                .await
+                .context("cannot apply the SQLite migrations")?;
+            Arc::new(store)
+        }
+        StoreChoice::Postgres(url) => {
+            let store = PgStore::connect(PgStoreOptions::from_url(url)?);
+            store
+                .migrate()
+                .await
+                .context("cannot reach Postgres or apply its migrations")?;
+            Arc::new(store)
+        }
+    })
+}
+
+/// Runs the node until `shutdown` resolves.
+pub async fn run(
+    options: NodeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let store = connect_store(&options.store).await?;
+    let listener = TcpListener::bind(options.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", options.listen))?;
+    let address = listener.local_addr()?;
+
+    // The hub exists in every node: the webserver needs an executor state to create
+    // executions, and only an executor node serves the hub to workers.
+    let lease = Duration::from_secs(30);
+    let (hub, hub_events) = WorkerHub::new(HubOptions {
+        token: options.token.clone(),
+        lease,
+        heartbeat: Duration::from_secs(5),
+    });
+    // Executor-side templates (If conditions, ForEach values) see the same secrets as workers.
+    let host = Arc::new(baton_worker::WorkerHost::new(options.secrets.clone()));
+    let executor = Arc::new(ExecutorState::new(
+        store.clone(),
+        hub.clone(),
+        host,
+        ExecutorOptions::default(),
+    ));
+
+    let mut router = axum::Router::new();
+    if options.webserver {
+        router = router.merge(baton_webserver::router(baton_webserver::ApiState::new(
+            store.clone(),
+            executor.clone(),
+        )));
+    }
+    if options.executor {
+        router = router.route_service(
+            &format!("/{}/{{*rest}}", WORKER_SERVICE),
+            grpc(hub.service()),
+        );
+        let runner = executor.clone();
+        tokio::spawn(async move {
+            if let Err(error) =
+                baton_executor::executor::run(runner, hub_events, std::future::pending()).await
+            {
+                tracing::error!(%error, "the executor stopped");
+            }
+        });
+    }
+    // On shutdown, in-process workers drain first (they report over the still-open port), then
+    // the server stops.
+    let (stop_workers, worker_shutdown) = tokio::sync::watch::channel(false);
+    let mut workers = Vec::new();
+    if options.executor && options.worker_slots > 0 {
+        let mut worker =
+            baton_worker::WorkerOptions::new(format!("http://{address}"), options.token.clone());
+        worker.slots = options.worker_slots;
+        worker.work_dir = options.work_dir.clone();
+        worker.drain_grace = Duration::from_secs(10);
+        worker.secrets = options.secrets.clone();
+        let mut stopped = worker_shutdown.clone();
+        workers.push(tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            };
+            if let Err(error) = baton_worker::run(worker, shutdown).await {
+                tracing::error!(%error, "the in-process worker stopped");
+            }
+        }));
+    }
+    tracing::info!(%address, executor = options.executor, webserver = options.webserver, "baton is up");
+    eprintln!("baton is listening on http://{address}");
+    baton_webserver::serve(listener, router, async move {
+        shutdown.await;
+        tracing::info!("shutting down: draining in-process workers");
+        let _ = stop_workers.send(true);
+        for worker in workers {
+            let _ = worker.await;
+        }
+    })
+    .await
+    .context("the HTTP server failed")?;
+    Ok(())
+}
