@@ -748,6 +748,78 @@ async fn resume_continues_a_paused_execution_to_success() -> anyhow::Result<()> 
     api.stop().await
 }
 
+const FLAKY: &str = r#"id: flaky
+namespace: tests.api
+inputs:
+  - id: marker
+    type: STRING
+tasks:
+  - id: first
+    type: io.kestra.plugin.core.debug.Return
+    format: first
+  - id: gate
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    commands:
+      - test -e "{{ inputs.marker }}"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_and_replay_run_an_execution_again() -> anyhow::Result<()> {
+    let api = Api::start().await?;
+    api.deploy(FLAKY).await?;
+    let marker = std::env::temp_dir().join(format!("baton-api-marker-{}", uuid::Uuid::now_v7()));
+    let id = api
+        .execute("flaky", json!({"marker": marker.to_str().unwrap()}))
+        .await?;
+    assert_eq!(api.wait_until_ended(&id).await?["state"], "FAILED");
+
+    std::fs::write(&marker, "")?;
+    let restart = api
+        .http
+        .post(api.url(&format!("/executions/{id}/restart")))
+        .send()
+        .await?;
+    expect(restart, StatusCode::ACCEPTED).await?;
+    let restarted = api.wait_until_ended(&id).await?;
+    assert_eq!(restarted["state"], "SUCCESS", "{restarted}");
+    let again = api
+        .http
+        .post(api.url(&format!("/executions/{id}/restart")))
+        .send()
+        .await?;
+    expect(again, StatusCode::CONFLICT).await?;
+
+    let gate = restarted["taskRuns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["taskId"] == "gate")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let missing = api
+        .http
+        .post(api.url(&format!("/executions/{id}/replay")))
+        .send()
+        .await?;
+    expect(missing, StatusCode::BAD_REQUEST).await?;
+    let replay = api
+        .http
+        .post(api.url(&format!("/executions/{id}/replay?taskRunId={gate}")))
+        .send()
+        .await?;
+    let replayed = expect(replay, StatusCode::OK).await?;
+    let new_id = replayed["id"].as_str().unwrap().to_owned();
+    assert_ne!(new_id, id);
+    assert_eq!(replayed["originalId"], id.as_str());
+    assert_eq!(api.wait_until_ended(&new_id).await?["state"], "SUCCESS");
+    std::fs::remove_file(&marker).ok();
+    api.stop().await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_things_answer_404_naming_them_and_health_is_up() -> anyhow::Result<()> {
     let api = Api::start().await?;

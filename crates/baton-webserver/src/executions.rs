@@ -57,6 +57,8 @@ async fn second_segment(
         match second.as_str() {
             "kill" => return kill(&state, id).await,
             "resume" => return resume(&state, id).await,
+            "restart" => return restart(&state, id).await,
+            "replay" => return replay(&state, id, &Params(query)).await,
             _ => {}
         }
     }
@@ -244,6 +246,28 @@ async fn kill_by_delete(
         )));
     }
     kill(&state, execution_id(&first)?).await
+}
+
+/// Runs a failed, killed or cancelled execution again under the same id, from what failed:
+/// 202 with the execution as it is now, 409 for any other state.
+async fn restart(state: &ApiState, id: Uuid) -> ApiResult<Response> {
+    baton_executor::executor::restart(&state.executor, &id.to_string()).await?;
+    let row = state.store.get_execution(id).await?;
+    Ok((StatusCode::ACCEPTED, Json(row.document)).into_response())
+}
+
+/// `POST /api/v1/executions/{id}/replay?taskRunId=…`: a new execution that reuses the results
+/// of the task runs before the chosen one and runs from it.
+async fn replay(state: &ApiState, id: Uuid, params: &Params) -> ApiResult<Response> {
+    let Some(task_run_id) = params.get("taskRunId") else {
+        return Err(ApiError::BadRequest(
+            "replay needs ?taskRunId= naming the task run to replay from".into(),
+        ));
+    };
+    let execution =
+        baton_executor::executor::replay_execution(&state.executor, &id.to_string(), task_run_id)
+            .await?;
+    Ok((StatusCode::OK, Json(execution)).into_response())
 }
 
 /// Asks the executor to kill the execution: 202 with the execution as it is now, 409 when it
