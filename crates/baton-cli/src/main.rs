@@ -1,6 +1,7 @@
 //! The `baton` binary: parses arguments and hands over to a command. Nothing else lives here.
 
 mod commands;
+mod flows_dir;
 mod node;
 
 use std::process::ExitCode;
@@ -26,6 +27,8 @@ enum Command {
     /// Run a server role.
     #[command(subcommand)]
     Server(commands::server::ServerCommand),
+    /// Apply the store's schema migrations and exit.
+    Migrate(commands::server::MigrateArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Flow(command) => commands::flow::run(command),
         Command::Server(command) => commands::server::run(command),
+        Command::Migrate(args) => commands::server::migrate(args),
     };
     match result {
         Ok(code) => code,

@@ -69,6 +69,8 @@ pub struct NodeOptions {
     pub token: String,
     /// Where in-process workers create task working directories.
     pub work_dir: PathBuf,
+    /// A folder of flow files to deploy at start and keep deployed as they change.
+    pub flows_dir: Option<PathBuf>,
     /// `secret('NAME')` values, base64 as in `SECRET_NAME` variables.
     pub secrets: std::collections::HashMap<String, String>,
 }
@@ -127,6 +129,14 @@ pub async fn run(
         host,
         ExecutorOptions::default(),
     ));
+
+    if let Some(dir) = options.flows_dir.clone() {
+        let parser = baton_core::parse::FlowParser::default();
+        let deployed =
+            crate::flows_dir::scan(store.as_ref(), &parser, &dir, &mut Default::default()).await;
+        eprintln!("deployed {deployed} flow(s) from {}", dir.display());
+        tokio::spawn(crate::flows_dir::watch(store.clone(), dir));
+    }
 
     let mut router = axum::Router::new();
     if options.webserver {

@@ -22,6 +22,39 @@ pub enum ServerCommand {
     Worker(WorkerArgs),
 }
 
+/// `baton migrate`: applies the store's migrations and exits. Every server also migrates at
+/// start (one process applies them while the others wait); this is for doing it ahead of a
+/// rollout.
+#[derive(Args)]
+pub struct MigrateArgs {
+    /// Baton's Postgres, e.g. postgres://baton:secret@db:5432/baton.
+    #[arg(
+        long,
+        env = "BATON_DATABASE_URL",
+        hide_env_values = true,
+        conflicts_with = "sqlite"
+    )]
+    database_url: Option<String>,
+    /// An embedded SQLite store file instead (as `baton server local` uses).
+    #[arg(long)]
+    sqlite: Option<std::path::PathBuf>,
+}
+
+pub fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
+    let store = match (args.database_url, args.sqlite) {
+        (Some(url), None) => crate::node::StoreChoice::Postgres(url),
+        (None, Some(path)) => crate::node::StoreChoice::Sqlite(path),
+        _ => anyhow::bail!("give --database-url (or BATON_DATABASE_URL) or --sqlite PATH"),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(crate::node::connect_store(&store))?;
+    println!("migrations applied");
+    Ok(ExitCode::SUCCESS)
+}
+
 #[derive(Args)]
 pub struct LocalArgs {
     /// Where the API (and the workers' gRPC) listens.
@@ -33,6 +66,9 @@ pub struct LocalArgs {
     /// Task runs the in-process worker runs at once (default: one per CPU).
     #[arg(long, env = "BATON_WORKER_SLOTS")]
     slots: Option<u32>,
+    /// A folder of flow files (one flow per file) deployed at start and whenever they change.
+    #[arg(long, env = "BATON_FLOWS_DIR", default_value = "flows")]
+    flows_dir: std::path::PathBuf,
 }
 
 #[derive(Args)]
@@ -93,6 +129,7 @@ pub fn run(command: ServerCommand) -> anyhow::Result<ExitCode> {
             // Only the in-process worker connects, over loopback; a fresh token per start.
             token: uuid::Uuid::now_v7().simple().to_string(),
             work_dir: args.data_dir.join("work"),
+            flows_dir: args.flows_dir.is_dir().then_some(args.flows_dir),
             secrets: secrets(std::env::vars()),
         },
         ServerCommand::Standalone(args) => server_options(args, true, true, true)?,
@@ -127,6 +164,7 @@ fn server_options(
         worker_slots: if worker { default_slots(args.slots) } else { 0 },
         token: args.token,
         work_dir: args.data_dir.join("work"),
+        flows_dir: None,
         secrets: secrets(std::env::vars()),
     })
 }
