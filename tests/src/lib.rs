@@ -23,6 +23,8 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tonic::transport::server::TcpIncoming;
 
+pub mod process;
+
 pub const TOKEN: &str = "cluster-token";
 
 pub struct TestClusterBuilder {

@@ -1,10 +1,10 @@
 //! A worker process killed with SIGKILL: its task run goes to another worker as attempt 2 once
 //! the lease expires, and the execution still succeeds.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use baton_core::execution::State;
+use baton_tests::process::BatonProcess;
 use baton_tests::{TOKEN, TestCluster};
 
 const FLOW: &str = r#"
@@ -23,35 +23,9 @@ tasks:
     format: after
 "#;
 
-/// The `baton` binary next to the test binaries (cargo builds it with the workspace).
-fn baton_binary() -> std::path::PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target dir");
-    let binary = dir.join("baton");
-    assert!(
-        binary.exists(),
-        "{} is missing: build the workspace first (./test.sh does)",
-        binary.display()
-    );
-    binary
-}
-
-/// A worker process, killed and reaped however the test ends.
-struct WorkerProcess(Child);
-
-impl Drop for WorkerProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn_worker(url: &str, id: &str) -> WorkerProcess {
-    let child = Command::new(baton_binary())
-        .args([
+fn spawn_worker(url: &str, id: &str) -> BatonProcess {
+    BatonProcess::spawn(
+        &[
             "server",
             "worker",
             "--executor",
@@ -60,13 +34,11 @@ fn spawn_worker(url: &str, id: &str) -> WorkerProcess {
             "1",
             "--worker-id",
             id,
-        ])
-        .env("BATON_WORKER_TOKEN", TOKEN)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start baton server worker");
-    WorkerProcess(child)
+        ],
+        &[("BATON_WORKER_TOKEN", TOKEN)],
+        false,
+    )
+    .expect("start baton server worker")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,8 +64,7 @@ async fn a_killed_worker_process_loses_its_task_run_to_another_worker() -> anyho
                 .any(|r| r.task_id == "slow" && r.state == State::Running)
         })
         .await?;
-    doomed.0.kill()?; // SIGKILL
-    doomed.0.wait()?;
+    doomed.kill_hard()?;
 
     cluster.start_worker(1).await;
     let execution = cluster.wait_until_ended(&id).await?;

@@ -73,6 +73,10 @@ pub struct NodeOptions {
     pub flows_dir: Option<PathBuf>,
     /// `secret('NAME')` values, base64 as in `SECRET_NAME` variables.
     pub secrets: std::collections::HashMap<String, String>,
+    /// How long an executor's claim on a queue message lasts unless renewed.
+    pub claim_lease: Duration,
+    /// How long a worker's hold on a task run lasts without a heartbeat.
+    pub worker_lease: Duration,
 }
 
 pub async fn connect_store(choice: &StoreChoice) -> anyhow::Result<Arc<dyn Store>> {
@@ -115,11 +119,12 @@ pub async fn run(
 
     // The hub exists in every node: the webserver needs an executor state to create
     // executions, and only an executor node serves the hub to workers.
-    let lease = Duration::from_secs(30);
+    let lease = options.worker_lease;
     let (hub, hub_events) = WorkerHub::new(HubOptions {
         token: options.token.clone(),
         lease,
-        heartbeat: Duration::from_secs(5),
+        // Several heartbeats per lease, so one lost beat does not cost the lease.
+        heartbeat: lease / 6,
     });
     // Executor-side templates (If conditions, ForEach values) see the same secrets as workers.
     let host = Arc::new(baton_worker::WorkerHost::new(options.secrets.clone()));
@@ -127,7 +132,10 @@ pub async fn run(
         store.clone(),
         hub.clone(),
         host,
-        ExecutorOptions::default(),
+        ExecutorOptions {
+            lease: options.claim_lease,
+            ..ExecutorOptions::default()
+        },
     ));
 
     if let Some(dir) = options.flows_dir.clone() {

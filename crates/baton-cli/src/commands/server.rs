@@ -93,6 +93,14 @@ pub struct ServerArgs {
     /// Standalone only: where task working directories are created.
     #[arg(long, env = "BATON_DATA_DIR", default_value = ".baton")]
     data_dir: std::path::PathBuf,
+    /// Seconds an executor's claim on a queue message lasts unless renewed: how long its work
+    /// waits before another executor takes it over when it dies.
+    #[arg(long, env = "BATON_CLAIM_LEASE", default_value_t = 30.0)]
+    claim_lease: f64,
+    /// Seconds a worker's hold on a task run lasts without a heartbeat: how long a vanished
+    /// worker's task runs wait before going to another worker.
+    #[arg(long, env = "BATON_WORKER_LEASE", default_value_t = 30.0)]
+    worker_lease: f64,
 }
 
 #[derive(Args)]
@@ -131,6 +139,8 @@ pub fn run(command: ServerCommand) -> anyhow::Result<ExitCode> {
             work_dir: args.data_dir.join("work"),
             flows_dir: args.flows_dir.is_dir().then_some(args.flows_dir),
             secrets: secrets(std::env::vars()),
+            claim_lease: Duration::from_secs(30),
+            worker_lease: Duration::from_secs(30),
         },
         ServerCommand::Standalone(args) => server_options(args, true, true, true)?,
         ServerCommand::Executor(args) => server_options(args, true, false, false)?,
@@ -156,6 +166,12 @@ fn server_options(
         !executor || !args.token.is_empty(),
         "set BATON_WORKER_TOKEN (or --token): workers authenticate with it"
     );
+    let seconds = |value: f64, flag: &str| {
+        Duration::try_from_secs_f64(value)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .with_context(|| format!("{flag} must be a positive number of seconds"))
+    };
     Ok(crate::node::NodeOptions {
         store: crate::node::StoreChoice::Postgres(args.database_url),
         listen: args.listen,
@@ -166,6 +182,8 @@ fn server_options(
         work_dir: args.data_dir.join("work"),
         flows_dir: None,
         secrets: secrets(std::env::vars()),
+        claim_lease: seconds(args.claim_lease, "--claim-lease")?,
+        worker_lease: seconds(args.worker_lease, "--worker-lease")?,
     })
 }
 

@@ -52,6 +52,21 @@ impl PgServer {
 
     /// Creates an empty database and returns how to reach it.
     pub async fn fresh_database(&self) -> PgConnectOptions {
+        let name = self.create_database().await;
+        self.options(&name)
+    }
+
+    /// Creates an empty database and returns its URL, for `baton` processes started by tests
+    /// (`?host=` names the socket directory).
+    pub async fn fresh_database_url(&self) -> String {
+        let name = self.create_database().await;
+        format!(
+            "postgres://postgres@localhost:{PORT}/{name}?host={}",
+            self.dir.display()
+        )
+    }
+
+    async fn create_database(&self) -> String {
         let name = format!("t_{}", uuid::Uuid::now_v7().simple());
         let mut conn = PgConnection::connect_with(&self.options("postgres"))
             .await
@@ -61,7 +76,7 @@ impl PgServer {
             .await
             .expect("create a test database");
         conn.close().await.ok();
-        self.options(&name)
+        name
     }
 }
 
