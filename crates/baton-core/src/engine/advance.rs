@@ -428,18 +428,23 @@ impl Engine<'_, '_> {
         run.set_state(State::Failed, self.ctx.now);
     }
 
+    /// The template context of one task run, for the expressions the executor renders.
+    fn context_of(&self, execution: &Execution, index: usize) -> Value {
+        task_context(
+            self.ctx.flow,
+            execution,
+            Some(&execution.task_runs[index]),
+            self.ctx.extras,
+        )
+    }
+
     pub(super) fn render_typed(
         &mut self,
         execution: &Execution,
         index: usize,
         text: &str,
     ) -> Result<Value, String> {
-        let context = task_context(
-            self.ctx.flow,
-            execution,
-            Some(&execution.task_runs[index]),
-            self.ctx.extras,
-        );
+        let context = self.context_of(execution, index);
         self.ctx
             .templates
             .render_typed(text, &context, self.ctx.host)
@@ -452,12 +457,7 @@ impl Engine<'_, '_> {
         index: usize,
         text: &str,
     ) -> Result<String, String> {
-        let context = task_context(
-            self.ctx.flow,
-            execution,
-            Some(&execution.task_runs[index]),
-            self.ctx.extras,
-        );
+        let context = self.context_of(execution, index);
         self.ctx
             .templates
             .render(text, &context, self.ctx.host)
@@ -470,12 +470,7 @@ impl Engine<'_, '_> {
         index: usize,
         value: &Value,
     ) -> Result<Value, String> {
-        let context = task_context(
-            self.ctx.flow,
-            execution,
-            Some(&execution.task_runs[index]),
-            self.ctx.extras,
-        );
+        let context = self.context_of(execution, index);
         self.ctx
             .templates
             .render_value(value, &context, self.ctx.host)

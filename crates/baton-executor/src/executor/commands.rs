@@ -99,15 +99,7 @@ pub async fn replay_execution(
             "execution {execution_id} has no task run {task_run_id}"
         ))
     })?;
-    new_row.labels = execution
-        .labels
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    new_row.document = serde_json::to_value(&execution).map_err(|e| Error::BadDocument {
-        execution_id: execution.id.clone(),
-        reason: e.to_string(),
-    })?;
+    super::write_document(&mut new_row, &execution)?;
     store
         .create_execution(&new_row, &StepMessage::message(&execution.id, Vec::new()))
         .await?;

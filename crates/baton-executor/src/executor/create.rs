@@ -88,15 +88,7 @@ pub async fn create_execution(
         })?;
     execution.labels = flow.flow.labels.clone();
     execution.labels.extend(request.labels);
-    row.labels = execution
-        .labels
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    row.document = serde_json::to_value(&execution).map_err(|e| Error::BadDocument {
-        execution_id: execution.id.clone(),
-        reason: e.to_string(),
-    })?;
+    super::write_document(&mut row, &execution)?;
     store
         .create_execution(&row, &StepMessage::message(&execution.id, Vec::new()))
         .await?;

@@ -153,11 +153,7 @@ pub async fn on_hub_event(state: &ExecutorState, event: HubEvent) -> Result<(), 
                 .await?;
         }
         HubEvent::Finished(result) => {
-            let Some((message_id, execution_id)) =
-                state.in_flight.take(&result.task_run_id, result.attempt)
-            else {
-                return Ok(());
-            };
+            let (task_run_id, attempt) = (result.task_run_id.clone(), result.attempt);
             let outputs = match result.outputs {
                 serde_json::Value::Object(map) => map,
                 _ => Default::default(),
@@ -174,55 +170,28 @@ pub async fn on_hub_event(state: &ExecutorState, event: HubEvent) -> Result<(), 
                 outputs,
                 error: result.error_message,
             };
-            settle(
-                store,
-                message_id,
-                StepMessage::message(&execution_id, vec![finished]),
-            )
-            .await?;
+            settle_attempt(state, &task_run_id, attempt, finished).await?;
         }
         HubEvent::LeaseExpired {
             task_run_id,
             attempt,
             ..
         } => {
-            let Some((message_id, execution_id)) = state.in_flight.take(&task_run_id, attempt)
-            else {
-                return Ok(());
+            let lost = Event::LeaseExpired {
+                task_run_id: task_run_id.clone(),
+                attempt,
             };
-            settle(
-                store,
-                message_id,
-                StepMessage::message(
-                    &execution_id,
-                    vec![Event::LeaseExpired {
-                        task_run_id,
-                        attempt,
-                    }],
-                ),
-            )
-            .await?;
+            settle_attempt(state, &task_run_id, attempt, lost).await?;
         }
         HubEvent::HandedBack {
             task_run_id,
             attempt,
         } => {
-            let Some((message_id, execution_id)) = state.in_flight.take(&task_run_id, attempt)
-            else {
-                return Ok(());
+            let back = Event::HandedBack {
+                task_run_id: task_run_id.clone(),
+                attempt,
             };
-            settle(
-                store,
-                message_id,
-                StepMessage::message(
-                    &execution_id,
-                    vec![Event::HandedBack {
-                        task_run_id,
-                        attempt,
-                    }],
-                ),
-            )
-            .await?;
+            settle_attempt(state, &task_run_id, attempt, back).await?;
         }
         HubEvent::Logs(lines) => {
             let entries: Vec<LogEntry> = lines
@@ -246,6 +215,26 @@ pub async fn on_hub_event(state: &ExecutorState, event: HubEvent) -> Result<(), 
         HubEvent::WorkerJoined(_) | HubEvent::WorkerLeft { .. } => {}
     }
     Ok(())
+}
+
+/// For an attempt this executor handed to the hub: enqueues the engine's event and acks the
+/// attempt's dispatch message in one transaction. Nothing when the attempt is not in flight
+/// here (already settled, or superseded).
+async fn settle_attempt(
+    state: &ExecutorState,
+    task_run_id: &str,
+    attempt: u32,
+    event: Event,
+) -> Result<(), Error> {
+    let Some((message_id, execution_id)) = state.in_flight.take(task_run_id, attempt) else {
+        return Ok(());
+    };
+    settle(
+        state.store.as_ref(),
+        message_id,
+        StepMessage::message(&execution_id, vec![event]),
+    )
+    .await
 }
 
 /// Enqueues the engine's event and acks the dispatch message in one transaction.

@@ -126,6 +126,25 @@ pub async fn run(
     Ok(())
 }
 
+/// Copies the execution into its store row: the document, and the columns the store indexes.
+fn write_document(
+    row: &mut baton_store::Execution,
+    execution: &baton_core::execution::Execution,
+) -> Result<(), Error> {
+    row.state = execution.state;
+    row.ended_at = execution.ended_at;
+    row.labels = execution
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    row.document = serde_json::to_value(execution).map_err(|e| Error::BadDocument {
+        execution_id: execution.id.clone(),
+        reason: e.to_string(),
+    })?;
+    Ok(())
+}
+
 #[derive(Clone, Copy)]
 enum Work {
     Step,

@@ -87,17 +87,7 @@ pub async fn process(state: &ExecutorState, message: &Claimed) -> Result<AfterCo
             Action::Ended { .. } => {}
         }
     }
-    row.state = execution.state;
-    row.ended_at = execution.ended_at;
-    row.labels = execution
-        .labels
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    row.document = serde_json::to_value(&execution).map_err(|e| Error::BadDocument {
-        execution_id: execution.id.clone(),
-        reason: e.to_string(),
-    })?;
+    super::write_document(&mut row, &execution)?;
     let version = row.version;
     tx.update_execution(&row, version).await?;
     if !follow_ups.is_empty() {
