@@ -782,7 +782,8 @@ async fn restart_and_replay_run_an_execution_again() -> anyhow::Result<()> {
         .send()
         .await?;
     expect(restart, StatusCode::ACCEPTED).await?;
-    let restarted = api.wait_until_ended(&id).await?;
+    // The restart is queued: the execution is FAILED until the executor takes it.
+    let restarted = api.wait_for(&id, |state| state == "SUCCESS").await?;
     assert_eq!(restarted["state"], "SUCCESS", "{restarted}");
     let again = api
         .http
