@@ -62,8 +62,9 @@ pub struct ApiOptions {
     pub follow_poll: Duration,
     /// How often `GET /executions/{id}/follow` reads the execution to see whether it changed.
     pub execution_follow_poll: Duration,
-    /// How often `POST /executions/{ns}/{id}?wait=true` reads the execution to see whether it
-    /// has ended (the executor publishes no change notification to wait on).
+    /// How often, at most, `POST /executions/{ns}/{id}?wait=true` reads the execution to see
+    /// whether it has ended (the executor publishes no change notification to wait on). The
+    /// first reads come sooner: the pause is an eighth of the time waited, from 1 ms up to this.
     pub wait_poll: Duration,
     /// The longest `?wait=true` waits; after it the answer is 200 with the execution as it is
     /// then, not terminal, and the client reads its `state`.
