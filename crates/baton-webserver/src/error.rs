@@ -3,6 +3,7 @@
 
 use axum::Json;
 use axum::http::StatusCode;
+use axum::http::header::WWW_AUTHENTICATE;
 use axum::response::{IntoResponse, Response};
 use baton_core::diagnostic::Diagnostic;
 use serde_json::{Value, json};
@@ -12,6 +13,8 @@ use serde_json::{Value, json};
 pub enum ApiError {
     /// 400: the request itself is malformed (a bad query parameter, a path/body mismatch).
     BadRequest(String),
+    /// 401: credentials are required and were missing or wrong; the response asks for Basic.
+    Unauthorized(String),
     /// 404: the message names what is missing.
     NotFound(String),
     /// 409: the thing exists but is in the wrong state (already ended, not paused, exists).
@@ -42,6 +45,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::InvalidFlow { .. } | Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -76,16 +80,18 @@ impl IntoResponse for ApiError {
                 diagnostics,
             } => (message, diagnostics.iter().map(diagnostic_json).collect()),
             Self::BadRequest(message)
+            | Self::Unauthorized(message)
             | Self::NotFound(message)
             | Self::Conflict(message)
             | Self::Unprocessable(message)
             | Self::Internal(message) => (message, Vec::new()),
         };
-        (
-            status,
-            Json(json!({"message": message, "details": details})),
-        )
-            .into_response()
+        let body = Json(json!({"message": message, "details": details}));
+        if status == StatusCode::UNAUTHORIZED {
+            let challenge = [(WWW_AUTHENTICATE, r#"Basic realm="baton""#)];
+            return (status, challenge, body).into_response();
+        }
+        (status, body).into_response()
     }
 }
 

@@ -1,5 +1,5 @@
-//! `/api/v1/executions`: create (inputs as multipart form fields or a JSON object), read,
-//! search, kill, resume.
+//! `/api/v1/executions`: create (inputs as multipart form fields or a JSON object; `?wait=true`
+//! answers once it has ended), read, follow (SSE), search, kill, resume, restart, replay.
 //!
 //! Kill and resume are events put on the executor's queue, keyed by the execution: the executor
 //! applies them in its next step, so the API never writes an execution document.
@@ -11,7 +11,7 @@ use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use baton_core::engine::Event;
 use baton_core::execution::State as ExecutionState;
@@ -34,11 +34,13 @@ pub fn routes() -> Router<ApiState> {
     // `POST /{namespace}/{id}` (create) and `POST /{executionId}/kill|resume` share one path
     // shape; `second_segment` tells them apart by the first segment being an execution id.
     Router::new()
-        .route("/api/v1/executions/search", get(search))
-        .route("/api/v1/executions/{first}", get(read))
+        .route("/executions/search", get(search))
+        .route("/executions/{first}", get(read))
         .route(
-            "/api/v1/executions/{first}/{second}",
-            post(second_segment).delete(kill_by_delete),
+            "/executions/{first}/{second}",
+            get(read_second_segment)
+                .post(second_segment)
+                .delete(kill_by_delete),
         )
 }
 
@@ -65,7 +67,22 @@ async fn second_segment(
     create(state, first, second, Params(query), request).await
 }
 
-/// `POST /api/v1/executions/{namespace}/{id}?labels=k:v&revision=N`.
+/// `GET /api/v1/executions/{executionId}/follow`; no other `GET` has this shape.
+async fn read_second_segment(
+    State(state): State<ApiState>,
+    Path((first, second)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    if second != "follow" {
+        return Err(ApiError::NotFound(format!(
+            "no route for GET /api/v1/executions/{first}/{second}"
+        )));
+    }
+    crate::follow::follow(state, execution_id(&first)?).await
+}
+
+/// `POST /api/v1/executions/{namespace}/{id}?labels=k:v&revision=N&wait=true`. With `wait`, the
+/// answer comes once the execution has ended (or after [`crate::ApiOptions::max_wait`], with the
+/// execution as it is then).
 async fn create(
     state: ApiState,
     namespace: String,
@@ -75,6 +92,7 @@ async fn create(
 ) -> ApiResult<Response> {
     let labels = params.labels()?;
     let revision = params.parse::<i32>("revision")?;
+    let wait = params.parse::<bool>("wait")?.unwrap_or(false);
     let inputs = read_inputs(&state, request).await?;
     let request = NewExecution {
         namespace: namespace.clone(),
@@ -85,6 +103,11 @@ async fn create(
         trigger: None,
     };
     match create_execution(&state.executor, request).await {
+        Ok(execution) if wait => {
+            let id = execution_id(&execution.id)?;
+            let row = crate::follow::wait_until_ended(&state, id).await?;
+            Ok(Json(row.document).into_response())
+        }
         Ok(execution) => Ok(Json(execution).into_response()),
         Err(baton_executor::executor::Error::Inputs(message)) => {
             // The executor refuses a disabled flow the same way as a bad input; Kestra answers

@@ -24,15 +24,15 @@ const MAX_PAGE: u32 = 500;
 
 pub fn routes() -> Router<ApiState> {
     Router::new()
-        .route("/api/v1/flows", post(create))
-        .route("/api/v1/flows/search", get(search))
-        .route("/api/v1/flows/validate", post(validate))
-        .route("/api/v1/flows/import", post(import))
+        .route("/flows", post(create))
+        .route("/flows/search", get(search))
+        .route("/flows/validate", post(validate))
+        .route("/flows/import", post(import))
         .route(
-            "/api/v1/flows/{namespace}/{id}",
+            "/flows/{namespace}/{id}",
             get(read).put(update).delete(delete),
         )
-        .route("/api/v1/flows/{namespace}/{id}/revisions", get(revisions))
+        .route("/flows/{namespace}/{id}/revisions", get(revisions))
 }
 
 /// One revision of a flow as the API shows it.

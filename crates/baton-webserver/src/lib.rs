@@ -1,9 +1,11 @@
 //! Baton's REST API: what the web UI, curl and the CLI talk to.
 //!
-//! Paths and shapes follow Kestra 1.x's `/api/v1/...` where practical (without the tenant
-//! segment), so Kestra habits (`curl -F fileUpload=@flow.yaml .../flows/import`, multipart
-//! execution inputs) keep working. Bodies are camelCase JSON; every error is
-//! `{"message": ..., "details": [...]}` with its status (see [`ApiError`]).
+//! Paths and shapes follow Kestra 1.x's `/api/v1/...` where practical, both without and with
+//! the OSS tenant segment (`/api/v1/main/...`: the same routes nested twice), so Kestra habits
+//! (`curl -F fileUpload=@flow.yaml .../flows/import`, multipart execution inputs) keep working.
+//! Bodies are camelCase JSON; every error is `{"message": ..., "details": [...]}` with its
+//! status (see [`ApiError`]). With [`ApiOptions::basic_auth`] set, every route but the health
+//! check and webhooks asks for HTTP Basic credentials (see `auth.rs`).
 //!
 //! The API is a thin adapter: flows are parsed by `baton-core`, stored by `baton-store`;
 //! executions are created by `baton-executor`'s `create_execution` and steered (kill, resume) by
@@ -16,9 +18,11 @@
 //! baton_webserver::serve(listener, router, shutdown).await?;
 //! ```
 
+mod auth;
 mod error;
 mod executions;
 mod flows;
+mod follow;
 mod logs;
 mod query;
 
@@ -29,13 +33,15 @@ use axum::extract::State;
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::serve::ListenerExt;
+use axum::{Json, Router, middleware};
 use baton_core::parse::FlowParser;
 use baton_executor::executor::ExecutorState;
 use baton_store::{FlowFilter, Store};
 use serde_json::json;
 use tokio::net::TcpListener;
 
+pub use auth::BasicAuth;
 pub use error::{ApiError, ApiResult};
 
 /// What every handler shares. Cheap to clone.
@@ -54,12 +60,28 @@ pub struct ApiState {
 pub struct ApiOptions {
     /// How often a log follower (SSE) polls the store for new lines and the execution's state.
     pub follow_poll: Duration,
+    /// How often `GET /executions/{id}/follow` reads the execution to see whether it changed.
+    pub execution_follow_poll: Duration,
+    /// How often, at most, `POST /executions/{ns}/{id}?wait=true` reads the execution to see
+    /// whether it has ended (the executor publishes no change notification to wait on). The
+    /// first reads come sooner: the pause is an eighth of the time waited, from 1 ms up to this.
+    pub wait_poll: Duration,
+    /// The longest `?wait=true` waits; after it the answer is 200 with the execution as it is
+    /// then, not terminal, and the client reads its `state`.
+    pub max_wait: Duration,
+    /// When set, every `/api/v1/**` route except `GET /api/v1/health` and webhooks
+    /// (`/api/v1/executions/webhook/{namespace}/{flowId}/{key}`) needs these credentials.
+    pub basic_auth: Option<BasicAuth>,
 }
 
 impl Default for ApiOptions {
     fn default() -> Self {
         Self {
             follow_poll: Duration::from_millis(100),
+            execution_follow_poll: Duration::from_millis(50),
+            wait_poll: Duration::from_millis(20),
+            max_wait: Duration::from_secs(60 * 60),
+            basic_auth: None,
         }
     }
 }
@@ -73,25 +95,44 @@ impl ApiState {
             options: ApiOptions::default(),
         }
     }
+
+    pub fn with_options(mut self, options: ApiOptions) -> Self {
+        self.options = options;
+        self
+    }
 }
 
-/// Every route of the API. The caller may merge other routes (the worker hub's gRPC service)
-/// onto the same router and port.
+/// Every route of the API, under `/api/v1` and under the tenant path `/api/v1/main`. The caller
+/// may merge other routes (the worker hub's gRPC service) onto the same router and port: the
+/// basic-auth layer wraps only these routes and the fallback, so merged routes keep their own
+/// authentication.
 pub fn router(state: ApiState) -> Router {
-    Router::new()
-        .route("/api/v1/health", get(health))
+    let api = Router::new()
+        .route("/health", get(health))
         .merge(flows::routes())
         .merge(executions::routes())
-        .merge(logs::routes())
+        .merge(logs::routes());
+    let basic_auth = state.options.basic_auth.clone();
+    let router = Router::new()
+        .nest("/api/v1/main", api.clone())
+        .nest("/api/v1", api)
         .fallback(no_route)
-        .with_state(state)
+        .with_state(state);
+    match basic_auth {
+        Some(credentials) => router.layer(middleware::from_fn_with_state(
+            Arc::new(credentials),
+            auth::require_basic_auth,
+        )),
+        None => router,
+    }
 }
 
 /// How long [`serve`] lets open requests finish once shutdown is asked.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Serves `router` on `listener` until `shutdown` resolves, then stops accepting and lets open
-/// requests finish. A log follower stays open as long as its execution runs (a paused one for
+/// requests finish. Accepted sockets get TCP_NODELAY: small HTTP and gRPC frames would otherwise
+/// wait for the peer's delayed ACK (~40 ms). A log follower stays open as long as its execution runs (a paused one for
 /// days), so after [`SHUTDOWN_GRACE`] this returns anyway and the caller's runtime ends them.
 pub async fn serve(
     listener: TcpListener,
@@ -109,6 +150,11 @@ pub async fn serve_with_grace(
     grace: Duration,
 ) -> std::io::Result<()> {
     let (stopping, mut stopped) = tokio::sync::watch::channel(false);
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "could not set TCP_NODELAY on an accepted socket");
+        }
+    });
     let server = axum::serve(listener, router).with_graceful_shutdown(async move {
         shutdown.await;
         let _ = stopping.send(true);

@@ -32,8 +32,8 @@ const FOLLOW_BATCH: u32 = 500;
 
 pub fn routes() -> Router<ApiState> {
     Router::new()
-        .route("/api/v1/logs/{execution_id}", get(page))
-        .route("/api/v1/logs/{execution_id}/follow", get(follow))
+        .route("/logs/{execution_id}", get(page))
+        .route("/logs/{execution_id}/follow", get(follow))
 }
 
 /// Which lines a client wants.
