@@ -1,5 +1,6 @@
 //! The `baton` binary: parses arguments and hands over to a command. Nothing else lives here.
 
+mod client;
 mod commands;
 mod node;
 
@@ -16,6 +17,8 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    server: client::ServerArgs,
 }
 
 #[derive(Subcommand)]
@@ -26,13 +29,17 @@ enum Command {
     /// Run a server role.
     #[command(subcommand)]
     Server(commands::server::ServerCommand),
+    /// Run and watch executions on a server.
+    #[command(subcommand)]
+    Execution(commands::execution::ExecutionCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Flow(command) => commands::flow::run(command),
+        Command::Flow(command) => commands::flow::run(command, &cli.server),
         Command::Server(command) => commands::server::run(command),
+        Command::Execution(command) => Ok(commands::execution::run(command, &cli.server)),
     };
     match result {
         Ok(code) => code,
