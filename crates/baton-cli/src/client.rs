@@ -239,3 +239,24 @@ impl Detail {
         text
     }
 }
+
+/// Prints one line on stdout. A reader that went away (`baton execution logs ID | head`) ends
+/// the command quietly instead of panicking as `println!` does.
+pub fn write_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    if writeln!(stdout, "{line}")
+        .and_then(|()| stdout.flush())
+        .is_err()
+    {
+        std::process::exit(0);
+    }
+}
+
+/// `println!` for command output, through [`write_line`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::client::write_line(format_args!($($arg)*))
+    };
+}
+pub(crate) use out;

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::client::{self, Client, Error, ServerArgs};
+use crate::client::{self, Client, Error, ServerArgs, out};
 
 /// How often `run --wait` reads the execution document for task run state changes.
 const STATE_POLL: Duration = Duration::from_millis(250);
@@ -79,19 +79,19 @@ pub fn run(command: ExecutionCommand, server: &ServerArgs) -> ExitCode {
                 let path = format!("/api/v1/executions/{id}/kill");
                 let before: ExecutionView =
                     client.json(client.request(Method::DELETE, &path)).await?;
-                println!("execution {id}: kill requested (it was {})", before.state);
+                out!("execution {id}: kill requested (it was {})", before.state);
                 Ok(ExitCode::SUCCESS)
             }
             ExecutionCommand::Restart { id } => {
                 let path = format!("/api/v1/executions/{id}/restart");
-                let now: ExecutionView = client.json(client.request(Method::POST, &path)).await?;
-                println!("execution {id}: restarted ({})", now.state);
+                let _: ExecutionView = client.json(client.request(Method::POST, &path)).await?;
+                out!("execution {id}: restart requested");
                 Ok(ExitCode::SUCCESS)
             }
             ExecutionCommand::Resume { id } => {
                 let path = format!("/api/v1/executions/{id}/resume");
                 let _: ExecutionView = client.json(client.request(Method::POST, &path)).await?;
-                println!("execution {id}: resume requested");
+                out!("execution {id}: resume requested");
                 Ok(ExitCode::SUCCESS)
             }
         }
@@ -123,7 +123,7 @@ async fn run_execution(
         .query(&labels)
         .json(&body);
     let created: ExecutionView = client.json(request).await?;
-    println!("{}", created.id);
+    out!("{}", created.id);
     if !wait {
         return Ok(ExitCode::SUCCESS);
     }
@@ -149,7 +149,7 @@ async fn logs(client: &Client, style: Style, id: &str, follow: bool) -> Result<E
             .query(&[("after", after.as_str()), ("limit", "1000")]);
         let page: LogPage = client.json(request).await?;
         for line in &page.results {
-            println!("{}", style.log_line(line, TimeFormat::Full));
+            out!("{}", style.log_line(line, TimeFormat::Full));
         }
         match page.next {
             Some(next) if !page.results.is_empty() && next != after => after = next,
@@ -178,12 +178,18 @@ async fn watch(
         TimeFormat::Full
     };
     let mut printed = PrintedStates::default();
+    // With task states, lines and state changes wait for the next poll and are printed in
+    // the order they happened, as the two come from different reads.
+    let mut pending: Vec<(DateTime<Utc>, String)> = Vec::new();
     let mut poll = tokio::time::interval(STATE_POLL);
     let mut end = None;
     loop {
         tokio::select! {
             event = received.recv() => match event {
-                Some(StreamEvent::Line(line)) => println!("{}", style.log_line(&line, time)),
+                Some(StreamEvent::Line(line)) if task_states => {
+                    pending.push((line.timestamp, style.log_line(&line, time)));
+                }
+                Some(StreamEvent::Line(line)) => out!("{}", style.log_line(&line, time)),
                 Some(StreamEvent::End(state)) => {
                     end = Some(state);
                     break;
@@ -196,7 +202,8 @@ async fn watch(
             },
             _ = poll.tick(), if task_states => {
                 let execution = read_execution(client, id).await?;
-                printed.print_new(&execution, style);
+                pending.extend(printed.new_changes(&execution, style));
+                flush(&mut pending);
             }
         }
     }
@@ -205,7 +212,8 @@ async fn watch(
     let execution = loop {
         let execution = read_execution(client, id).await?;
         if task_states {
-            printed.print_new(&execution, style);
+            pending.extend(printed.new_changes(&execution, style));
+            flush(&mut pending);
         }
         if end.is_some() || is_terminal(&execution.state) {
             break execution;
@@ -218,9 +226,17 @@ async fn watch(
             .error
             .map(|error| format!(": {error}"))
             .unwrap_or_default();
-        println!("execution {id} {}{reason}", style.state(&state));
+        out!("execution {id} {}{reason}", style.state(&state));
     }
     Ok(state)
+}
+
+/// Prints what is pending, oldest first.
+fn flush(pending: &mut Vec<(DateTime<Utc>, String)>) {
+    pending.sort_by_key(|(at, _)| *at);
+    for (_, line) in pending.drain(..) {
+        out!("{line}");
+    }
 }
 
 async fn read_execution(client: &Client, id: &str) -> Result<ExecutionView, Error> {
@@ -360,7 +376,13 @@ struct LogPage {
 struct PrintedStates(HashMap<String, usize>);
 
 impl PrintedStates {
-    fn print_new(&mut self, execution: &ExecutionView, style: Style) {
+    /// The state changes not printed yet, as `(when, line)`.
+    fn new_changes(
+        &mut self,
+        execution: &ExecutionView,
+        style: Style,
+    ) -> Vec<(DateTime<Utc>, String)> {
+        let mut lines = Vec::new();
         for run in &execution.task_runs {
             let printed = self.0.entry(run.id.clone()).or_default();
             for change in run.history.iter().skip(*printed) {
@@ -376,14 +398,16 @@ impl PrintedStates {
                     (Some(error), true) => format!(": {error}"),
                     _ => String::new(),
                 };
-                println!(
+                let line = format!(
                     "{} {} {name}{reason}",
                     style.time(change.at, TimeFormat::Clock),
-                    style.state(&format!("{:<9}", change.state)),
+                    style.state(&format!("{:<8}", change.state)),
                 );
+                lines.push((change.at, line));
             }
             *printed = run.history.len();
         }
+        lines
     }
 }
 

@@ -11,7 +11,7 @@ use clap::Subcommand;
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 
-use crate::client::{self, Client, ServerArgs};
+use crate::client::{self, Client, ServerArgs, out};
 
 #[derive(Subcommand)]
 pub enum FlowCommand {
@@ -119,9 +119,11 @@ async fn deploy(files: Vec<PathBuf>, server: ServerArgs) -> Result<ExitCode, cli
     let mut failed = 0usize;
     for flow in &flows {
         match deploy_one(&client, flow).await {
-            Ok(deployed) => println!(
+            Ok(deployed) => out!(
                 "{}.{} revision {}",
-                deployed.namespace, deployed.id, deployed.revision
+                deployed.namespace,
+                deployed.id,
+                deployed.revision
             ),
             Err(client::Error::Api {
                 message, details, ..
