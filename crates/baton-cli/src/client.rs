@@ -33,7 +33,10 @@ pub struct ServerArgs {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot reach Baton at {server}: is it running? (start it with: baton server local)")]
-    Unreachable { server: String },
+    Refused { server: String },
+    /// Any other failure to connect: DNS, a timeout, a TLS handshake; `cause` says which.
+    #[error("cannot reach Baton at {server}: {cause}")]
+    Unreachable { server: String, cause: String },
     #[error(
         "{server}: https is not supported by this build of baton; use http:// (TLS ending at a \
          proxy) or build baton with `--features https`"
@@ -180,8 +183,24 @@ impl Client {
 
     pub fn http_error(&self, source: reqwest::Error) -> Error {
         if source.is_connect() {
-            Error::Unreachable {
-                server: self.server.clone(),
+            // The innermost cause is the one worth showing ("connection refused", a TLS or
+            // DNS failure); reqwest's own message is only "error sending request".
+            let mut cause: &dyn std::error::Error = &source;
+            while let Some(inner) = cause.source() {
+                cause = inner;
+            }
+            let refused = cause
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused);
+            if refused {
+                Error::Refused {
+                    server: self.server.clone(),
+                }
+            } else {
+                Error::Unreachable {
+                    server: self.server.clone(),
+                    cause: cause.to_string(),
+                }
             }
         } else {
             Error::Http {
