@@ -1,5 +1,6 @@
 //! The `baton` binary: parses arguments and hands over to a command. Nothing else lives here.
 
+mod client;
 mod commands;
 mod flows_dir;
 mod node;
@@ -17,6 +18,8 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    server: client::ServerArgs,
 }
 
 #[derive(Subcommand)]
@@ -29,14 +32,18 @@ enum Command {
     Server(commands::server::ServerCommand),
     /// Apply the store's schema migrations and exit.
     Migrate(commands::server::MigrateArgs),
+    /// Run and watch executions on a server.
+    #[command(subcommand)]
+    Execution(commands::execution::ExecutionCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Flow(command) => commands::flow::run(command),
+        Command::Flow(command) => commands::flow::run(command, &cli.server),
         Command::Server(command) => commands::server::run(command),
         Command::Migrate(args) => commands::server::migrate(args),
+        Command::Execution(command) => Ok(commands::execution::run(command, &cli.server)),
     };
     match result {
         Ok(code) => code,

@@ -1,2 +1,3 @@
+pub mod execution;
 pub mod flow;
 pub mod server;
