@@ -173,21 +173,22 @@ impl TestCluster {
 
     pub async fn start_worker_on(&self, node: usize, slots: u32) {
         let hub = &self.nodes[node].hub;
-        let before = hub.workers().len();
         let mut options = baton_worker::WorkerOptions::new(self.nodes[node].url.clone(), TOKEN);
         options.slots = slots;
         options.work_dir = self.dir.join("work");
         options.drain_grace = Duration::from_secs(2);
+        // Wait for this worker's id, not for a count: another worker may leave meanwhile.
+        let id = options.worker_id.clone();
         self.spawn(async move {
             let _ = baton_worker::run(options, std::future::pending()).await;
         });
         for _ in 0..200 {
-            if hub.workers().len() > before {
+            if hub.workers().iter().any(|w| w.id == id) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        panic!("worker did not connect to the hub within 5 s");
+        panic!("worker {id} did not connect to the hub within 5 s");
     }
 
     fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {

@@ -73,6 +73,8 @@ pub struct NodeOptions {
     pub flows_dir: Option<PathBuf>,
     /// `secret('NAME')` values, base64 as in `SECRET_NAME` variables.
     pub secrets: std::collections::HashMap<String, String>,
+    /// When set, the API asks for these credentials (HTTP basic auth); workers keep their token.
+    pub basic_auth: Option<baton_webserver::BasicAuth>,
     /// How long an executor's claim on a queue message lasts unless renewed.
     pub claim_lease: Duration,
     /// How long a worker's hold on a task run lasts without a heartbeat.
@@ -148,10 +150,13 @@ pub async fn run(
 
     let mut router = axum::Router::new();
     if options.webserver {
-        router = router.merge(baton_webserver::router(baton_webserver::ApiState::new(
-            store.clone(),
-            executor.clone(),
-        )));
+        let api_options = baton_webserver::ApiOptions {
+            basic_auth: options.basic_auth.clone(),
+            ..Default::default()
+        };
+        let api = baton_webserver::ApiState::new(store.clone(), executor.clone())
+            .with_options(api_options);
+        router = router.merge(baton_webserver::router(api));
     }
     if options.executor {
         router = router.route_service(

@@ -69,6 +69,9 @@ pub struct LocalArgs {
     /// A folder of flow files (one flow per file) deployed at start and whenever they change.
     #[arg(long, env = "BATON_FLOWS_DIR", default_value = "flows")]
     flows_dir: std::path::PathBuf,
+    /// Ask API clients for these credentials, as USER:PASSWORD (HTTP basic auth).
+    #[arg(long, env = "BATON_BASIC_AUTH", hide_env_values = true)]
+    basic_auth: Option<String>,
 }
 
 #[derive(Args)]
@@ -93,6 +96,9 @@ pub struct ServerArgs {
     /// Standalone only: where task working directories are created.
     #[arg(long, env = "BATON_DATA_DIR", default_value = ".baton")]
     data_dir: std::path::PathBuf,
+    /// Ask API clients for these credentials, as USER:PASSWORD (HTTP basic auth).
+    #[arg(long, env = "BATON_BASIC_AUTH", hide_env_values = true)]
+    basic_auth: Option<String>,
     /// Seconds an executor's claim on a queue message lasts unless renewed: how long its work
     /// waits before another executor takes it over when it dies.
     #[arg(long, env = "BATON_CLAIM_LEASE", default_value_t = 30.0)]
@@ -141,12 +147,31 @@ pub fn run(command: ServerCommand) -> anyhow::Result<ExitCode> {
             secrets: secrets(std::env::vars()),
             claim_lease: Duration::from_secs(30),
             worker_lease: Duration::from_secs(30),
+            basic_auth: basic_auth(args.basic_auth.as_deref())?,
         },
         ServerCommand::Standalone(args) => server_options(args, true, true, true)?,
         ServerCommand::Executor(args) => server_options(args, true, false, false)?,
         ServerCommand::Webserver(args) => server_options(args, false, true, false)?,
     };
     node(options)
+}
+
+/// `USER:PASSWORD` into credentials; the user ends at the first colon.
+fn basic_auth(value: Option<&str>) -> anyhow::Result<Option<baton_webserver::BasicAuth>> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let (username, password) = value
+        .split_once(':')
+        .context("--basic-auth must be USER:PASSWORD")?;
+    anyhow::ensure!(
+        !username.is_empty() && !password.is_empty(),
+        "--basic-auth must be USER:PASSWORD, both non-empty"
+    );
+    Ok(Some(baton_webserver::BasicAuth {
+        username: username.to_owned(),
+        password: password.to_owned(),
+    }))
 }
 
 /// One slot per CPU unless told otherwise.
@@ -182,6 +207,7 @@ fn server_options(
         work_dir: args.data_dir.join("work"),
         flows_dir: None,
         secrets: secrets(std::env::vars()),
+        basic_auth: basic_auth(args.basic_auth.as_deref())?,
         claim_lease: seconds(args.claim_lease, "--claim-lease")?,
         worker_lease: seconds(args.worker_lease, "--worker-lease")?,
     })
