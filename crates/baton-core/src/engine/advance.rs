@@ -65,8 +65,45 @@ impl Engine<'_, '_> {
             self.sync_pause(execution);
             return;
         };
+        let outcome = self.render_flow_outputs(execution, outcome);
         execution.set_state(outcome, self.ctx.now);
         self.actions.push(Action::Ended { state: outcome });
+    }
+
+    /// The flow's `outputs`, rendered once its tasks are done. A successful execution whose
+    /// outputs cannot be rendered fails, naming the output (Kestra does the same); a failed one
+    /// keeps what it could render.
+    fn render_flow_outputs(&mut self, execution: &mut Execution, outcome: State) -> State {
+        let flow = self.ctx.flow;
+        if flow.outputs.is_empty() {
+            return outcome;
+        }
+        let context = task_context(flow, execution, None, self.ctx.extras);
+        let mut problems = Vec::new();
+        for output in &flow.outputs {
+            let rendered = match &output.value {
+                Value::String(text) => {
+                    self.ctx
+                        .templates
+                        .render_typed(text, &context, self.ctx.host)
+                }
+                other => self
+                    .ctx
+                    .templates
+                    .render_value(other, &context, self.ctx.host),
+            };
+            match rendered {
+                Ok(value) => {
+                    execution.outputs.insert(output.id.clone(), value);
+                }
+                Err(error) => problems.push(format!("output '{}': {error}", output.id)),
+            }
+        }
+        if problems.is_empty() || outcome.is_failure() {
+            return outcome;
+        }
+        execution.error = Some(problems.join("; "));
+        State::Failed
     }
 
     /// Runs `tasks`, then `errors` if they failed, then `finally`; `None` while anything runs.

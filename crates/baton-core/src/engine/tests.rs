@@ -669,3 +669,30 @@ fn replay_starts_a_new_execution_from_a_chosen_task_run() {
     assert_eq!(replay.dispatched_tasks(), ["c", "d"]);
     assert!(super::replay(&h.flow, &h.execution, "nope", "x".into(), h.now).is_none());
 }
+
+#[test]
+fn flow_outputs_are_rendered_when_the_execution_ends() {
+    let yaml = flow(
+        "  - {id: a, type: return, format: x}\noutputs:\n  - id: answer\n    type: STRING\n    value: \"{{ outputs.a.value }}!\"\n  - id: typed\n    type: JSON\n    value: \"{{ [1, 2] }}\"\n",
+    );
+    let mut h = Harness::new(&yaml);
+    let end = h.run(|_, _| {
+        let mut outputs = Map::new();
+        outputs.insert("value".into(), json!("v"));
+        (State::Success, outputs)
+    });
+    assert_eq!(end, State::Success);
+    assert_eq!(h.execution.outputs.get("answer"), Some(&json!("v!")));
+    assert_eq!(h.execution.outputs.get("typed"), Some(&json!([1, 2])));
+
+    let broken = flow(
+        "  - {id: a, type: log, message: x}\noutputs:\n  - id: answer\n    type: STRING\n    value: \"{{ outputs.missing.value }}\"\n",
+    );
+    let mut h = Harness::new(&broken);
+    assert_eq!(h.run(ok), State::Failed);
+    let error = h.execution.error.clone().unwrap_or_default();
+    assert!(
+        error.contains("output 'answer'") && error.contains("outputs.missing"),
+        "{error}"
+    );
+}
