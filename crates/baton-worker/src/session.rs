@@ -63,6 +63,9 @@ pub(crate) struct Worker {
     hand_backs: Vec<v1::HandBack>,
     /// Set once shutdown began: the moment running task runs get killed and handed back.
     drain_deadline: Option<Instant>,
+    /// The grace ran out and what still ran was killed. A flag, not a clock check: a select
+    /// that handled another branch just as the deadline passed must still hand back.
+    grace_spent: bool,
 }
 
 impl Worker {
@@ -89,6 +92,7 @@ impl Worker {
             unacked: Vec::new(),
             hand_backs: Vec::new(),
             drain_deadline: None,
+            grace_spent: false,
         })
     }
 
@@ -136,6 +140,7 @@ impl Worker {
 
     /// The drain grace ran out: kill what still runs; each is handed back when it stops.
     fn hand_back_all(&mut self) {
+        self.grace_spent = true;
         for run in self.runs.values_mut() {
             if !run.hand_back {
                 run.hand_back = true;
@@ -144,8 +149,9 @@ impl Worker {
         }
     }
 
-    fn grace_over(&self) -> bool {
-        self.drain_deadline.is_some_and(|d| Instant::now() >= d)
+    /// Whether the drain deadline is still to be acted on.
+    fn grace_pending(&self) -> bool {
+        self.drain_deadline.is_some() && !self.grace_spent
     }
 
     /// Drained: nothing runs, and every result was taken (or waiting longer is pointless).
@@ -213,7 +219,7 @@ impl Worker {
                     self.absorb(event);
                 }
                 () = shutdown.as_mut(), if !self.draining() => self.start_drain(),
-                () = sleep_opt(deadline), if !self.grace_over() => self.hand_back_all(),
+                () = sleep_opt(deadline), if self.grace_pending() => self.hand_back_all(),
             }
         }
     }
@@ -346,7 +352,7 @@ impl Worker {
                     let _ = out.send(message(Out::Heartbeat(v1::Heartbeat { running: self.running_refs() })));
                 }
                 () = shutdown.as_mut(), if !self.draining() => self.start_drain(),
-                () = sleep_opt(deadline), if !self.grace_over() => self.hand_back_all(),
+                () = sleep_opt(deadline), if self.grace_pending() => self.hand_back_all(),
             }
         }
     }
