@@ -18,34 +18,42 @@ use tokio::net::TcpListener;
 /// The gRPC path prefix of the worker service.
 const WORKER_SERVICE: &str = <baton_proto::v1::worker_service_server::WorkerServiceServer<()> as tonic::server::NamedService>::NAME;
 
-/// A gRPC service as an axum route. The API router keeps its own JSON 404 fallback, so the
-/// service is routed by its path prefix rather than merged as a second router (axum refuses
-/// two fallbacks) — the same thing tonic's `Routes` does internally.
-fn grpc<S>(
-    service: S,
-) -> impl tower::Service<
-    http::Request<axum::body::Body>,
-    Response = http::Response<tonic::body::Body>,
-    Error = std::convert::Infallible,
-    Future: Send,
-> + Clone
-+ Send
-+ Sync
-+ 'static
+/// Routes a gRPC service on the axum router by its path prefix (`/package.Service/…`). The API
+/// router keeps its own JSON 404 fallback, so services are routed rather than merged as a
+/// second router (axum refuses two fallbacks) — the same thing tonic's `Routes` does inside.
+fn route_grpc<S>(router: axum::Router, service: S) -> axum::Router
 where
     S: tower::Service<
             http::Request<tonic::body::Body>,
             Response = http::Response<tonic::body::Body>,
             Error = std::convert::Infallible,
-        > + Clone
+        > + tonic::server::NamedService
+        + Clone
         + Send
         + Sync
         + 'static,
     S::Future: Send + 'static,
 {
     use tower::ServiceExt as _;
-    service
-        .map_request(|request: http::Request<axum::body::Body>| request.map(tonic::body::Body::new))
+    let service = service.map_request(|request: http::Request<axum::body::Body>| {
+        request.map(tonic::body::Body::new)
+    });
+    router.route_service(&format!("/{}/{{*rest}}", S::NAME), service)
+}
+
+/// gRPC health (`grpc.health.v1`) and reflection, so `grpcurl` and load balancers can talk to
+/// the executor's port. The worker service is reported SERVING once the hub is mounted.
+async fn route_grpc_tools(router: axum::Router) -> anyhow::Result<axum::Router> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter
+        .set_service_status(WORKER_SERVICE, tonic_health::ServingStatus::Serving)
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(baton_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("cannot build the gRPC reflection service")?;
+    Ok(route_grpc(route_grpc(router, health), reflection))
 }
 
 /// Where the node keeps its state.
@@ -159,10 +167,8 @@ pub async fn run(
         router = router.merge(baton_webserver::router(api));
     }
     if options.executor {
-        router = router.route_service(
-            &format!("/{}/{{*rest}}", WORKER_SERVICE),
-            grpc(hub.service()),
-        );
+        router = route_grpc(router, hub.service());
+        router = route_grpc_tools(router).await?;
         let runner = executor.clone();
         tokio::spawn(async move {
             if let Err(error) =
