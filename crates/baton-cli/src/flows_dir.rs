@@ -15,57 +15,74 @@ use std::time::{Duration, SystemTime};
 use baton_core::parse::FlowParser;
 use baton_store::Store;
 
-/// What was seen of a file at the last scan.
-type Seen = HashMap<PathBuf, (SystemTime, u64)>;
-
-pub async fn watch(store: Arc<dyn Store>, dir: PathBuf) {
-    let parser = FlowParser::default();
-    let mut seen = Seen::new();
-    loop {
-        scan(store.as_ref(), &parser, &dir, &mut seen).await;
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+/// A folder of flow files and what was seen of each at the last scan (modified time, size).
+pub struct FlowsDir {
+    store: Arc<dyn Store>,
+    parser: FlowParser,
+    dir: PathBuf,
+    seen: HashMap<PathBuf, (SystemTime, u64)>,
 }
 
-/// Deploys every new or changed flow file under `dir`; returns how many flows were deployed.
-pub async fn scan(store: &dyn Store, parser: &FlowParser, dir: &Path, seen: &mut Seen) -> usize {
-    let mut deployed = 0;
-    for path in yaml_files(dir) {
-        let Ok(meta) = std::fs::metadata(&path) else {
-            continue;
-        };
-        let stamp = (
-            meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-            meta.len(),
-        );
-        if seen.get(&path) == Some(&stamp) {
-            continue;
-        }
-        seen.insert(path.clone(), stamp);
-        let name = path.display().to_string();
-        let Ok(source) = std::fs::read_to_string(&path) else {
-            tracing::warn!(file = %name, "cannot read flow file");
-            continue;
-        };
-        // One flow per file, as Kestra's flow folders hold them.
-        let parsed = parser.parse(&source);
-        for diagnostic in &parsed.diagnostics {
-            eprintln!("{}", diagnostic.display_in(&name));
-        }
-        let Some(flow) = parsed.flow else { continue };
-        match store
-            .deploy_flow(&flow.namespace, &flow.id, &source, flow.disabled)
-            .await
-        {
-            Ok(record) => {
-                deployed += 1;
-                let id = format!("{}.{}", flow.namespace, flow.id);
-                tracing::info!(file = %name, flow = %id, revision = record.revision, "flow deployed");
-            }
-            Err(error) => tracing::warn!(file = %name, %error, "cannot deploy flow"),
+impl FlowsDir {
+    pub fn new(store: Arc<dyn Store>, dir: PathBuf) -> Self {
+        Self {
+            store,
+            parser: FlowParser::default(),
+            dir,
+            seen: HashMap::new(),
         }
     }
-    deployed
+
+    /// Rescans once a second, after the first scan the caller made.
+    pub async fn watch(mut self) {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            self.scan().await;
+        }
+    }
+
+    /// Deploys every new or changed flow file; returns how many flows were deployed.
+    pub async fn scan(&mut self) -> usize {
+        let (store, parser, dir, seen) =
+            (self.store.as_ref(), &self.parser, &self.dir, &mut self.seen);
+        let mut deployed = 0;
+        for path in yaml_files(dir) {
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            let stamp = (
+                meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                meta.len(),
+            );
+            if seen.get(&path) == Some(&stamp) {
+                continue;
+            }
+            seen.insert(path.clone(), stamp);
+            let name = path.display().to_string();
+            let Ok(source) = std::fs::read_to_string(&path) else {
+                tracing::warn!(file = %name, "cannot read flow file");
+                continue;
+            };
+            // One flow per file, as Kestra's flow folders hold them.
+            let parsed = parser.parse(&source);
+            for diagnostic in &parsed.diagnostics {
+                eprintln!("{}", diagnostic.display_in(&name));
+            }
+            let Some(flow) = parsed.flow else { continue };
+            match store
+                .deploy_flow(&flow.namespace, &flow.id, &source, flow.disabled)
+                .await
+            {
+                Ok(record) => {
+                    deployed += 1;
+                    let id = format!("{}.{}", flow.namespace, flow.id);
+                    tracing::info!(file = %name, flow = %id, revision = record.revision, "flow deployed");
+                }
+                Err(error) => tracing::warn!(file = %name, %error, "cannot deploy flow"),
+            }
+        }
+        deployed
+    }
 }
 
 fn yaml_files(dir: &Path) -> Vec<PathBuf> {

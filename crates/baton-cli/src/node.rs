@@ -149,11 +149,10 @@ pub async fn run(
     ));
 
     if let Some(dir) = options.flows_dir.clone() {
-        let parser = baton_core::parse::FlowParser::default();
-        let deployed =
-            crate::flows_dir::scan(store.as_ref(), &parser, &dir, &mut Default::default()).await;
+        let mut folder = crate::flows_dir::FlowsDir::new(store.clone(), dir.clone());
+        let deployed = folder.scan().await;
         eprintln!("deployed {deployed} flow(s) from {}", dir.display());
-        tokio::spawn(crate::flows_dir::watch(store.clone(), dir));
+        tokio::spawn(folder.watch());
     }
 
     let mut router = axum::Router::new();
