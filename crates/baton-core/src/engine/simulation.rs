@@ -165,7 +165,7 @@ fn simulate(seed: u64) {
                     });
                 }
                 Action::WakeAt { task_run_id, .. } => timers.push(Event::Timer { task_run_id }),
-                Action::StartSubflow { .. } | Action::Ended { .. } => {}
+                Action::StartSubflow(_) | Action::Notify { .. } | Action::Ended { .. } => {}
             }
         }
         if kill_at == Some(round) {
