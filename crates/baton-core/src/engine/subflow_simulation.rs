@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, VecDeque};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Map;
 
+use super::simulation::Rng;
 use super::subflow::task_state;
 use super::tests::NoHost;
 use super::{Action, Event, MAX_SUBFLOW_DEPTH, StepContext, SubflowStart, step};
@@ -20,26 +21,6 @@ use crate::execution::{ContextExtras, Execution, State};
 use crate::flow::{Flow, TaskProps};
 use crate::parse::parse_flow;
 use crate::template::{RenderLimits, TemplateEngine};
-
-/// xorshift, as in the single-execution simulation.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
 
 const FLOWS: u64 = 3;
 

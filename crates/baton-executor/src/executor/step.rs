@@ -48,7 +48,7 @@ pub async fn process(state: &ExecutorState, message: &Claimed) -> Result<AfterCo
         })?;
     let flow = state
         .flows
-        .get(store, &row.namespace, &row.flow_id, row.flow_revision)
+        .get_in(tx.as_mut(), &row.namespace, &row.flow_id, row.flow_revision)
         .await?;
 
     let mut actions = run_step(state, &flow.flow, &mut execution, &payload.events);

@@ -4,7 +4,7 @@
 
 use baton_core::engine::SubflowStart;
 use baton_core::inputs::RawInput;
-use baton_store::{ExecutionTx, NewMessage, Store};
+use baton_store::{ExecutionTx, NewMessage};
 use indexmap::IndexMap;
 use uuid::Uuid;
 
@@ -20,7 +20,7 @@ pub(super) async fn start_child(
     tx: &mut dyn ExecutionTx,
     start: &SubflowStart,
 ) -> Result<Result<(), String>, Error> {
-    let (row, first_message) = match prepare_child(state, start).await? {
+    let (row, first_message) = match prepare_child(state, tx, start).await? {
         Ok(prepared) => prepared,
         Err(reason) => return Ok(Err(reason)),
     };
@@ -31,12 +31,13 @@ pub(super) async fn start_child(
 
 async fn prepare_child(
     state: &ExecutorState,
+    tx: &mut dyn ExecutionTx,
     start: &SubflowStart,
 ) -> Result<Result<(baton_store::Execution, NewMessage), String>, Error> {
-    let store: &dyn Store = state.store.as_ref();
     let name = format!("{}.{}", start.namespace, start.flow_id);
     let revision = start.revision.map(|r| i32::try_from(r).unwrap_or(i32::MAX));
-    let record = match store
+    // Read on the transaction's connection: this step holds the write lock (see the store).
+    let record = match tx
         .get_flow(&start.namespace, &start.flow_id, revision)
         .await
     {
@@ -52,11 +53,7 @@ async fn prepare_child(
     if record.disabled {
         return Ok(Err(format!("flow {name} is disabled")));
     }
-    let flow = match state
-        .flows
-        .get(store, &record.namespace, &record.id, record.revision)
-        .await
-    {
+    let flow = match state.flows.parse(record.clone()) {
         Ok(flow) => flow,
         Err(error @ Error::InvalidFlow { .. }) => return Ok(Err(error.to_string())),
         Err(error) => return Err(error),
