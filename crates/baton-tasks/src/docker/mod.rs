@@ -15,6 +15,8 @@ mod archive;
 mod container;
 pub(crate) mod spec;
 mod sweep;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
