@@ -6,6 +6,7 @@
 
 mod host;
 
+pub use baton_tasks::DockerSettings;
 pub use host::WorkerHost;
 mod runs;
 mod session;
