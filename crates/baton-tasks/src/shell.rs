@@ -14,7 +14,6 @@ use baton_core::flow::props::{
     CommandsProps, DockerRunner, PythonCommandsProps, PythonScriptProps, ScriptBase, ScriptProps,
     TaskRunner,
 };
-use indexmap::IndexMap;
 use tokio_util::sync::CancellationToken;
 
 use crate::process::Finished;
@@ -130,22 +129,19 @@ async fn run_inner(
         }
     }
 
-    let mut command = interpreter.clone();
-    command.push(lines.join("\n"));
+    let mut args = interpreter[1..].to_vec();
+    args.push(lines.join("\n"));
+    let command = process::Command {
+        program: &interpreter[0],
+        args,
+        env: &env,
+        dir: dir.path(),
+    };
     let (finished, oom_killed) = match runner(&base) {
         Runner::Process => {
-            let finished = process::run(
-                process::Command {
-                    program: &command[0],
-                    args: command[1..].to_vec(),
-                    env: &env,
-                    dir: dir.path(),
-                },
-                &run.logs,
-                cancel,
-            )
-            .await
-            .map_err(|e| format!("cannot start {}: {e}", interpreter[0]))?;
+            let finished = process::run(command, &run.logs, cancel)
+                .await
+                .map_err(|e| format!("cannot start {}: {e}", interpreter[0]))?;
             (finished, false)
         }
         Runner::Docker(options) => {
@@ -155,41 +151,46 @@ async fn run_inner(
                 .or_else(|| base.container_image.clone())
                 .filter(|i| !i.is_empty())
                 .unwrap_or_else(|| default_image.to_owned());
-            in_container(run, options, image, command, env, &base, dir.path(), cancel).await?
+            let download = !base.output_files.is_empty();
+            in_container(run, &options, image, command, download, cancel).await?
         }
     };
     Ok(outcome(finished, oom_killed))
 }
 
-/// Runs the command in a container of `image`, the working directory copied in and back out.
-#[allow(clippy::too_many_arguments)]
+/// Runs the command in a container of `image`, the working directory copied in and, when the
+/// task keeps output files (`download`), back out.
 async fn in_container(
     run: &RunContext,
-    options: DockerRunner,
+    options: &DockerRunner,
     image: String,
-    command: Vec<String>,
-    env: IndexMap<String, String>,
-    base: &ScriptBase,
-    dir: &Path,
+    command: process::Command<'_>,
+    download: bool,
     cancel: &CancellationToken,
 ) -> Result<(Finished, bool), String> {
-    let mut env: Vec<String> = env.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
-    env.push(format!("WORKING_DIR={}", dir.display()));
+    let mut env: Vec<String> = command
+        .env
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    env.push(format!("WORKING_DIR={}", command.dir.display()));
+    let mut argv = vec![command.program.to_owned()];
+    argv.extend(command.args);
     let spec = docker::spec::build(
         docker::spec::Request {
-            runner: &options,
+            runner: options,
             image,
-            command,
+            command: argv,
             env,
-            dir,
+            dir: command.dir,
             labels: run.docker.labels(&run.context),
         },
         run.docker.settings(),
     )?;
     let container = docker::Container {
         spec,
-        dir,
-        download: !base.output_files.is_empty(),
+        dir: command.dir,
+        download,
     };
     let exited = docker::run(&run.docker, container, &run.logs, cancel).await?;
     Ok((exited.finished, exited.oom_killed))

@@ -435,7 +435,6 @@ async fn the_sweeper_removes_orphans_and_leaves_live_owners_alone() {
         host: "another-host".into(),
         pid: dead_pid,
         instance: "far".into(),
-        ..me.clone()
     })
     .await;
     let removed = sweep_orphans(&harness.engine).await.unwrap();
