@@ -1,14 +1,13 @@
 //! `shell.commands` and `shell.script` (`io.kestra.plugin.scripts.shell.{Commands,Script}`) with
 //! the Process runner: a fresh working directory per task run, `inputFiles` written into it,
-//! `beforeCommands` then the commands (or the script) run by the `interpreter`.
-
-use std::path::{Component, Path};
+//! `beforeCommands` then the commands (or the script) run by the `interpreter`, and the files
+//! matching `outputFiles` collected into internal storage (see `workdir.rs`).
 
 use baton_core::flow::props::{CommandsProps, ScriptBase, ScriptProps, TaskRunner};
 use baton_core::flow::task::LogLevel;
 use tokio_util::sync::CancellationToken;
 
-use crate::{RunContext, TaskOutcome, process, render};
+use crate::{RunContext, TaskOutcome, WorkingDir, process, render};
 
 /// What the task runs after `beforeCommands`.
 pub(crate) enum Body<'a> {
@@ -57,12 +56,7 @@ async fn run_inner(
             }
         }
     }
-    std::fs::create_dir_all(&run.work_root)
-        .map_err(|e| format!("cannot create {}: {e}", run.work_root.display()))?;
-    let dir = tempfile::Builder::new()
-        .prefix("baton-task-")
-        .tempdir_in(&run.work_root)
-        .map_err(|e| format!("cannot create a working directory: {e}"))?;
+    let dir = WorkingDir::create(run)?;
     let mut context = run.context.clone();
     if let serde_json::Value::Object(map) = &mut context {
         map.insert(
@@ -94,7 +88,8 @@ async fn run_inner(
             lines.push(format!("{} {}", interpreter[0], file.display()));
         }
     }
-    write_input_files(base.input_files.as_ref(), dir.path())?;
+    dir.write_input_files(run, base.input_files.as_ref())
+        .await?;
 
     let mut args: Vec<String> = interpreter[1..].to_vec();
     args.push(lines.join("\n"));
@@ -126,6 +121,19 @@ async fn run_inner(
         return Ok(outcome);
     }
     let error = match (finished.exit_code, finished.signal) {
+        (Some(0), _) if !base.output_files.is_empty() => {
+            match dir.collect_output_files(run, &base.output_files).await {
+                Ok(files) => {
+                    outputs["outputFiles"] = serde_json::Value::Object(files);
+                    None
+                }
+                Err(error) => {
+                    // Kestra logs why the task failed with the task's own lines.
+                    run.logs.log(LogLevel::Error, error.clone());
+                    Some(error)
+                }
+            }
+        }
         (Some(0), _) => None,
         (Some(code), _) => Some(format!("command failed with exit code {code}")),
         (None, Some(signal)) => Some(format!("command was killed by signal {signal}")),
@@ -139,53 +147,4 @@ async fn run_inner(
             error: Some(error),
         },
     })
-}
-
-/// Writes `inputFiles` (a map, or a JSON string of one: file name → inline content) into the
-/// working directory. Names must stay inside it.
-fn write_input_files(files: Option<&serde_json::Value>, dir: &Path) -> Result<(), String> {
-    let Some(files) = files else {
-        return Ok(());
-    };
-    let parsed;
-    let map = match files {
-        serde_json::Value::Object(map) => map,
-        serde_json::Value::String(text) => {
-            parsed = serde_json::from_str::<serde_json::Value>(text)
-                .map_err(|e| format!("inputFiles is not a JSON object: {e}"))?;
-            parsed
-                .as_object()
-                .ok_or("inputFiles must be a map of file name to content")?
-        }
-        _ => return Err("inputFiles must be a map of file name to content".to_owned()),
-    };
-    for (name, content) in map {
-        let relative = Path::new(name);
-        if name.is_empty()
-            || !relative
-                .components()
-                .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
-        {
-            return Err(format!(
-                "inputFiles: '{name}' must be a relative path inside the working directory"
-            ));
-        }
-        let content = match content {
-            serde_json::Value::String(text) => text.clone(),
-            other => other.to_string(),
-        };
-        if content.starts_with("kestra://") {
-            return Err(format!(
-                "inputFiles: '{name}': kestra:// files are not available on this worker yet"
-            ));
-        }
-        let path = dir.join(relative);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| format!("inputFiles: cannot create {}: {e}", parent.display()))?;
-        }
-        std::fs::write(&path, content)
-            .map_err(|e| format!("inputFiles: cannot write '{name}': {e}"))?;
-    }
-    Ok(())
 }

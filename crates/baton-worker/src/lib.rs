@@ -2,7 +2,8 @@
 //! runs pushed to it (through `baton-tasks`) and reports their logs and results.
 //!
 //! Invariant: a worker holds no database credentials; it needs the executor's address and the
-//! shared token, and everything else arrives on the stream.
+//! shared token, and everything else arrives on the stream. Files go to internal storage
+//! (`baton-storage`), which the worker reaches directly, never through the database.
 
 mod host;
 
@@ -35,6 +36,9 @@ pub struct WorkerOptions {
     pub secrets: HashMap<String, String>,
     /// Where each task run's working directory is created.
     pub work_dir: PathBuf,
+    /// Internal storage, shared with the webserver: `inputFiles` URIs, `outputFiles`,
+    /// `read()`, purge. Without it those fail with a clear error; other tasks run.
+    pub storage: Option<baton_storage::Storage>,
 }
 
 impl WorkerOptions {
@@ -50,6 +54,7 @@ impl WorkerOptions {
             drain_grace: Duration::from_secs(60),
             secrets: HashMap::new(),
             work_dir: std::env::temp_dir().join("baton-worker"),
+            storage: None,
         }
     }
 }

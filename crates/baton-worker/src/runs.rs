@@ -8,11 +8,14 @@ use std::sync::Arc;
 use baton_core::flow::Flow;
 use baton_core::flow::task::LogLevel;
 use baton_core::parse::FlowParser;
-use baton_core::template::{RenderLimits, TemplateEngine, TemplateHost};
+use baton_core::template::{RenderLimits, TemplateEngine};
 use baton_proto::v1;
+use baton_storage::Storage;
 use baton_tasks::{LogSink, RunContext, TaskOutcome, TaskState};
 use tokio::sync::mpsc::{self, UnboundedSender};
 use tokio_util::sync::CancellationToken;
+
+use crate::host::WorkerHost;
 
 /// What a running task run sends back to the worker's loop.
 pub(crate) enum RunEvent {
@@ -33,14 +36,16 @@ pub(crate) struct Runner {
     parser: FlowParser,
     flows: HashMap<(String, String, u32), Arc<Flow>>,
     engine: Arc<TemplateEngine>,
-    host: Arc<dyn TemplateHost>,
+    host: WorkerHost,
+    storage: Option<Storage>,
     work_dir: PathBuf,
     events: UnboundedSender<RunEvent>,
 }
 
 impl Runner {
     pub(crate) fn new(
-        host: Arc<dyn TemplateHost>,
+        host: WorkerHost,
+        storage: Option<Storage>,
         work_dir: PathBuf,
         events: UnboundedSender<RunEvent>,
     ) -> Self {
@@ -49,6 +54,7 @@ impl Runner {
             flows: HashMap::new(),
             engine: Arc::new(TemplateEngine::new(RenderLimits::default())),
             host,
+            storage,
             work_dir,
             events,
         }
@@ -66,7 +72,10 @@ impl Runner {
         let prepared = self.prepare(&assign);
         let events = self.events.clone();
         let engine = Arc::clone(&self.engine);
-        let host = Arc::clone(&self.host);
+        // `read()` in this run's templates reads only files of its flow's namespace.
+        let namespace = assign.flow.as_ref().map_or("", |f| f.namespace.as_str());
+        let host = Arc::new(self.host.for_namespace(namespace));
+        let storage = self.storage.clone();
         let work_dir = self.work_dir.clone();
         tokio::spawn(async move {
             let (task_run_id, attempt) = (assign.task_run_id.clone(), assign.attempt);
@@ -87,6 +96,7 @@ impl Runner {
                         context,
                         logs: LogSink::new(log_tx),
                         work_root: work_dir,
+                        storage,
                     };
                     let outcome = match flow.find_task(&assign.task_id) {
                         Some(task) => baton_tasks::run_task(task, &run, &cancel).await,

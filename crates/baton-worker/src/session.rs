@@ -4,7 +4,6 @@
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 
 use baton_proto::v1::{
@@ -80,8 +79,13 @@ impl Worker {
             .http2_keep_alive_interval(Duration::from_secs(10))
             .keep_alive_timeout(Duration::from_secs(10));
         let (events_tx, events) = mpsc::unbounded_channel();
-        let host = Arc::new(WorkerHost::new(options.secrets.clone()));
-        let runner = Runner::new(host, options.work_dir.clone(), events_tx);
+        let host = WorkerHost::new(options.secrets.clone()).with_storage(options.storage.clone());
+        let runner = Runner::new(
+            host,
+            options.storage.clone(),
+            options.work_dir.clone(),
+            events_tx,
+        );
         Ok(Worker {
             options,
             endpoint,
