@@ -2,6 +2,12 @@
 //! its properties and run it. One file per task family; `process.rs` is the Process runner and
 //! `docker/` the Docker runner.
 //!
+//! Script tasks run inside a [`WorkingDir`] (`workdir.rs`): the directory is prepared
+//! (`inputFiles` written, `kestra://` URIs downloaded from internal storage), the runner runs
+//! the commands in it, and the files matching `outputFiles` are collected into internal storage
+//! afterwards. A runner only needs the directory's path: the Process runner uses it as the
+//! command's current directory, the Docker runner copies it into and out of the container.
+//!
 //! Invariant: this crate (called by `baton-worker`) is the only place Baton runs user code.
 //! Nothing here talks to the executor or a database: results and logs go back to the caller.
 
@@ -11,10 +17,15 @@ mod log;
 mod outputs;
 mod process;
 mod protocol;
+mod purge;
 mod python;
 mod render;
+mod run_files;
 mod shell;
 mod sleep;
+pub mod workdir;
+
+pub use workdir::WorkingDir;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -40,6 +51,9 @@ pub struct RunContext {
     pub work_root: PathBuf,
     /// The Docker engine, for script tasks on the Docker runner. Shared by the worker's runs.
     pub docker: Arc<DockerEngine>,
+    /// Internal storage (`inputFiles` URIs, `outputFiles`, purge); `None` when the worker was
+    /// started without one, and then those features fail with a clear error.
+    pub storage: Option<baton_storage::Storage>,
 }
 
 /// One log line a task produced.
@@ -164,6 +178,7 @@ async fn run_kind(task: &Task, run: &RunContext, cancel: &CancellationToken) -> 
         TaskProps::PythonCommands(base, props) => {
             shell::run(base, shell::Body::PythonCommands(props), run, cancel).await
         }
+        TaskProps::PurgeCurrentExecutionFiles => purge::run(run).await,
         TaskProps::If { .. }
         | TaskProps::Switch { .. }
         | TaskProps::Parallel { .. }

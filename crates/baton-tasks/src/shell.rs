@@ -1,14 +1,13 @@
 //! Script tasks — `shell.commands`, `shell.script` (`io.kestra.plugin.scripts.shell.*`) and,
 //! with `python.rs`'s additions, `python.script`, `python.commands` — on the Process or the
-//! Docker runner: a fresh working directory per task run, `inputFiles` written into it,
-//! `beforeCommands` then the commands (or the script) run by the `interpreter`.
+//! Docker runner: a fresh working directory per task run (`workdir.rs`), `inputFiles` written
+//! into it, `beforeCommands` then the commands (or the script) run by the `interpreter`, and the
+//! files matching `outputFiles` collected into internal storage.
 //!
 //! The runner is the one `taskRunner` names; without one, a task with a `containerImage` (or the
 //! old `docker:` options) runs in Docker, as Kestra's default runner is Docker, and a task with
 //! neither runs as a process on the worker (Kestra would use its default image, which an offline
 //! worker cannot pull).
-
-use std::path::{Component, Path};
 
 use baton_core::flow::props::{
     CommandsProps, DockerRunner, PythonCommandsProps, PythonScriptProps, ScriptBase, ScriptProps,
@@ -17,7 +16,8 @@ use baton_core::flow::props::{
 use tokio_util::sync::CancellationToken;
 
 use crate::process::Finished;
-use crate::{RunContext, TaskOutcome, docker, process, python, render};
+use crate::{RunContext, TaskOutcome, TaskState, WorkingDir, docker, process, python, render};
+use baton_core::flow::task::LogLevel;
 
 /// What the task runs after `beforeCommands`.
 pub(crate) enum Body<'a> {
@@ -75,14 +75,9 @@ async fn run_inner(
     run: &RunContext,
     cancel: &CancellationToken,
 ) -> Result<TaskOutcome, String> {
-    std::fs::create_dir_all(&run.work_root)
-        .map_err(|e| format!("cannot create {}: {e}", run.work_root.display()))?;
-    let dir = tempfile::Builder::new()
-        .prefix("baton-task-")
-        .tempdir_in(&run.work_root)
-        .map_err(|e| format!("cannot create a working directory: {e}"))?;
     // The Docker runner puts the directory at the same path in the container, so the one value
     // serves both runners.
+    let dir = WorkingDir::create(run)?;
     let mut context = run.context.clone();
     if let serde_json::Value::Object(map) = &mut context {
         map.insert(
@@ -102,7 +97,8 @@ async fn run_inner(
         .filter(|i| !i.is_empty())
         .unwrap_or_else(|| DEFAULT_INTERPRETER.map(str::to_owned).to_vec());
     // Inputs first: the task's own files (the script) must not be overwritten by one.
-    write_input_files(base.input_files.as_ref(), dir.path())?;
+    dir.write_input_files(run, base.input_files.as_ref())
+        .await?;
     let mut env = base.env.clone();
     let default_image = body.default_image();
     match body {
@@ -155,7 +151,20 @@ async fn run_inner(
             in_container(run, &options, image, command, download, cancel).await?
         }
     };
-    Ok(outcome(finished, oom_killed))
+    let exited_cleanly = finished.exit_code == Some(0) && !finished.killed;
+    let mut outcome = outcome(finished, oom_killed);
+    if exited_cleanly && !base.output_files.is_empty() {
+        match dir.collect_output_files(run, &base.output_files).await {
+            Ok(files) => outcome.outputs["outputFiles"] = serde_json::Value::Object(files),
+            Err(error) => {
+                // Kestra logs why the task failed with the task's own lines.
+                run.logs.log(LogLevel::Error, error.clone());
+                outcome.state = TaskState::Failed;
+                outcome.error = Some(error);
+            }
+        }
+    }
+    Ok(outcome)
 }
 
 /// Runs the command in a container of `image`, the working directory copied in and, when the
@@ -230,53 +239,4 @@ fn outcome(finished: Finished, oom_killed: bool) -> TaskOutcome {
             error: Some(error),
         },
     }
-}
-
-/// Writes `inputFiles` (a map, or a JSON string of one: file name → inline content) into the
-/// working directory. Names must stay inside it.
-fn write_input_files(files: Option<&serde_json::Value>, dir: &Path) -> Result<(), String> {
-    let Some(files) = files else {
-        return Ok(());
-    };
-    let parsed;
-    let map = match files {
-        serde_json::Value::Object(map) => map,
-        serde_json::Value::String(text) => {
-            parsed = serde_json::from_str::<serde_json::Value>(text)
-                .map_err(|e| format!("inputFiles is not a JSON object: {e}"))?;
-            parsed
-                .as_object()
-                .ok_or("inputFiles must be a map of file name to content")?
-        }
-        _ => return Err("inputFiles must be a map of file name to content".to_owned()),
-    };
-    for (name, content) in map {
-        let relative = Path::new(name);
-        if name.is_empty()
-            || !relative
-                .components()
-                .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
-        {
-            return Err(format!(
-                "inputFiles: '{name}' must be a relative path inside the working directory"
-            ));
-        }
-        let content = match content {
-            serde_json::Value::String(text) => text.clone(),
-            other => other.to_string(),
-        };
-        if content.starts_with("kestra://") {
-            return Err(format!(
-                "inputFiles: '{name}': kestra:// files are not available on this worker yet"
-            ));
-        }
-        let path = dir.join(relative);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| format!("inputFiles: cannot create {}: {e}", parent.display()))?;
-        }
-        std::fs::write(&path, content)
-            .map_err(|e| format!("inputFiles: cannot write '{name}': {e}"))?;
-    }
-    Ok(())
 }

@@ -2,7 +2,8 @@
 //! runs pushed to it (through `baton-tasks`) and reports their logs and results.
 //!
 //! Invariant: a worker holds no database credentials; it needs the executor's address and the
-//! shared token, and everything else arrives on the stream.
+//! shared token, and everything else arrives on the stream. Files go to internal storage
+//! (`baton-storage`), which the worker reaches directly, never through the database.
 
 mod host;
 
@@ -38,6 +39,9 @@ pub struct WorkerOptions {
     pub work_dir: PathBuf,
     /// The Docker engine script tasks on the Docker runner use, and what they may do there.
     pub docker: baton_tasks::DockerSettings,
+    /// Internal storage, shared with the webserver: `inputFiles` URIs, `outputFiles`,
+    /// `read()`, purge. Without it those fail with a clear error; other tasks run.
+    pub storage: Option<baton_storage::Storage>,
 }
 
 impl WorkerOptions {
@@ -54,6 +58,7 @@ impl WorkerOptions {
             secrets: HashMap::new(),
             work_dir: std::env::temp_dir().join("baton-worker"),
             docker: baton_tasks::DockerSettings::default(),
+            storage: None,
         }
     }
 }

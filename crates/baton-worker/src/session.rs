@@ -83,13 +83,14 @@ impl Worker {
             .http2_keep_alive_interval(Duration::from_secs(10))
             .keep_alive_timeout(Duration::from_secs(10));
         let (events_tx, events) = mpsc::unbounded_channel();
-        let host = Arc::new(WorkerHost::new(options.secrets.clone()));
+        let host = WorkerHost::new(options.secrets.clone()).with_storage(options.storage.clone());
         let docker = Arc::new(DockerEngine::new(
             options.docker.clone(),
             Owner::this_process(options.worker_id.clone()),
         ));
         let runner = Runner::new(
             host,
+            options.storage.clone(),
             options.work_dir.clone(),
             Arc::clone(&docker),
             events_tx,

@@ -28,6 +28,17 @@ pub async fn create_execution(
     state: &ExecutorState,
     request: NewExecution,
 ) -> Result<Execution, Error> {
+    create_execution_with_id(state, uuid::Uuid::now_v7(), request).await
+}
+
+/// [`create_execution`] under an id the caller chose (a UUIDv7, so ids keep sorting by
+/// creation time): the API stores uploaded FILE inputs under the execution's id before the
+/// execution exists.
+pub async fn create_execution_with_id(
+    state: &ExecutorState,
+    id: uuid::Uuid,
+    request: NewExecution,
+) -> Result<Execution, Error> {
     let store: &dyn Store = state.store.as_ref();
     let record = store
         .get_flow(&request.namespace, &request.flow_id, request.revision)
@@ -46,7 +57,7 @@ pub async fn create_execution(
         state,
         &flow.flow,
         &record,
-        Uuid::now_v7(),
+        id,
         &request.inputs,
         request.trigger,
     )?;

@@ -79,6 +79,7 @@ impl Harness {
             logs: LogSink::new(tx),
             work_root: self.work_root.path().to_path_buf(),
             docker: Arc::clone(&self.engine),
+            storage: None,
         };
         let outcome = run_task(&task, &run, cancel).await;
         drop(run);
