@@ -72,6 +72,10 @@ pub struct LocalArgs {
     /// Ask API clients for these credentials, as USER:PASSWORD (HTTP basic auth).
     #[arg(long, env = "BATON_BASIC_AUTH", hide_env_values = true)]
     basic_auth: Option<String>,
+    /// Let script tasks on the Docker runner bind-mount host paths (`volumes`); off by default,
+    /// as a mount gives a flow's author the worker host's files.
+    #[arg(long, env = "BATON_DOCKER_VOLUMES_ENABLED")]
+    docker_volumes_enabled: bool,
 }
 
 #[derive(Args)]
@@ -107,6 +111,9 @@ pub struct ServerArgs {
     /// worker's task runs wait before going to another worker.
     #[arg(long, env = "BATON_WORKER_LEASE", default_value_t = 30.0)]
     worker_lease: f64,
+    /// Standalone only: let script tasks on the Docker runner bind-mount host paths (`volumes`).
+    #[arg(long, env = "BATON_DOCKER_VOLUMES_ENABLED")]
+    docker_volumes_enabled: bool,
 }
 
 #[derive(Args)]
@@ -129,6 +136,10 @@ pub struct WorkerArgs {
     /// Seconds running task runs may take to finish on SIGTERM before they are handed back.
     #[arg(long, env = "BATON_WORKER_DRAIN_GRACE", default_value_t = 60.0)]
     drain_grace: f64,
+    /// Let script tasks on the Docker runner bind-mount host paths (`volumes`); off by default,
+    /// as a mount gives a flow's author the worker host's files.
+    #[arg(long, env = "BATON_DOCKER_VOLUMES_ENABLED")]
+    docker_volumes_enabled: bool,
 }
 
 pub fn run(command: ServerCommand) -> anyhow::Result<ExitCode> {
@@ -148,6 +159,7 @@ pub fn run(command: ServerCommand) -> anyhow::Result<ExitCode> {
             claim_lease: Duration::from_secs(30),
             worker_lease: Duration::from_secs(30),
             basic_auth: basic_auth(args.basic_auth.as_deref())?,
+            docker: docker_settings(args.docker_volumes_enabled),
         },
         ServerCommand::Standalone(args) => server_options(args, true, true, true)?,
         ServerCommand::Executor(args) => server_options(args, true, false, false)?,
@@ -210,6 +222,7 @@ fn server_options(
         basic_auth: basic_auth(args.basic_auth.as_deref())?,
         claim_lease: seconds(args.claim_lease, "--claim-lease")?,
         worker_lease: seconds(args.worker_lease, "--worker-lease")?,
+        docker: docker_settings(args.docker_volumes_enabled),
     })
 }
 
@@ -240,6 +253,7 @@ fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     options.drain_grace = Duration::try_from_secs_f64(args.drain_grace)
         .context("--drain-grace must be a non-negative number of seconds")?;
     options.secrets = secrets(std::env::vars());
+    options.docker = docker_settings(args.docker_volumes_enabled);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -249,6 +263,14 @@ fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         baton_worker::run(options, shutdown).await?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The engine is the one `DOCKER_HOST` names, else the local socket (bollard reads it).
+fn docker_settings(volumes_enabled: bool) -> baton_worker::DockerSettings {
+    baton_worker::DockerSettings {
+        host: None,
+        volumes_enabled,
+    }
 }
 
 /// Kestra's convention: `SECRET_<NAME>` holds the base64 value of `secret('NAME')`.
