@@ -27,11 +27,15 @@ pub struct WorkingDir {
 impl WorkingDir {
     /// A new empty directory under the run's `work_root` (created if missing).
     pub fn create(run: &RunContext) -> Result<WorkingDir, String> {
-        std::fs::create_dir_all(&run.work_root)
-            .map_err(|e| format!("cannot create {}: {e}", run.work_root.display()))?;
+        // Absolute: `{{ workingDir }}` is a path the container sees too (`server local` is given
+        // a relative data directory by default).
+        let work_root = std::path::absolute(&run.work_root)
+            .map_err(|e| format!("cannot resolve {}: {e}", run.work_root.display()))?;
+        std::fs::create_dir_all(&work_root)
+            .map_err(|e| format!("cannot create {}: {e}", work_root.display()))?;
         let dir = tempfile::Builder::new()
             .prefix("baton-task-")
-            .tempdir_in(&run.work_root)
+            .tempdir_in(&work_root)
             .map_err(|e| format!("cannot create a working directory: {e}"))?;
         Ok(WorkingDir { dir })
     }
