@@ -332,10 +332,11 @@ async fn a_kill_or_a_timeout_stops_and_removes_the_container() {
     assert_eq!(outcome.state, TaskState::Killed);
     assert!(harness.containers().await.is_empty(), "killed: removed");
 
-    let timing_out = harness.run(
-        &format!("{task}    timeout: PT2S\n"),
-        &CancellationToken::new(),
+    let (yaml, never) = (
+        format!("{task}    timeout: PT2S\n"),
+        CancellationToken::new(),
     );
+    let timing_out = harness.run(&yaml, &never);
     let (outcome, logs) = tokio::time::timeout(Duration::from_secs(120), timing_out)
         .await
         .expect("the timed-out run did not end within 120 s");
