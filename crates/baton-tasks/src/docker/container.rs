@@ -24,6 +24,8 @@ use crate::protocol::{Captured, Stream as Output};
 
 /// How long output is still read after the container exits.
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
+/// After a kill, how long the exit is waited for before the run ends anyway.
+const KILL_WAIT: Duration = Duration::from_secs(10);
 /// Longer lines are cut, so one line cannot exhaust memory.
 const MAX_LINE_BYTES: usize = 1024 * 1024;
 
@@ -212,12 +214,18 @@ async fn run_created(
             () = cancel.cancelled(), if !killed => {
                 killed = true;
                 kill(client, id).await;
+                // A killed run ends even if the engine never reports the exit.
+                drain_deadline.get_or_insert(tokio::time::Instant::now() + KILL_WAIT);
             }
             () = sleep_until(drain_deadline) => break,
         }
     }
     lines.finish(logs);
-    let exit_code = exit.unwrap_or(Ok(-1))?;
+    let exit_code = match exit {
+        Some(exit) => exit?,
+        None if killed => 137,
+        None => return Err("the engine reported no exit code".to_owned()),
+    };
     let oom_killed = exit_code != 0 && !killed && oom_killed(client, id).await;
     if container.download && !killed && !container.spec.mount_working_dir {
         download(client, id, container.dir).await?;

@@ -314,26 +314,33 @@ async fn a_kill_or_a_timeout_stops_and_removes_the_container() {
 "#;
     let running = harness.run(task, &cancel);
     tokio::pin!(running);
-    // Kill once the container exists.
-    let outcome = loop {
-        tokio::select! {
-            (outcome, _) = &mut running => break outcome,
-            () = tokio::time::sleep(Duration::from_millis(100)) => {
-                if !harness.containers().await.is_empty() {
-                    cancel.cancel();
+    // Kill once the container exists. Bounded, so a hang fails the test instead of the suite.
+    let killing = async {
+        loop {
+            tokio::select! {
+                (outcome, _) = &mut running => break outcome,
+                () = tokio::time::sleep(Duration::from_millis(100)) => {
+                    if !harness.containers().await.is_empty() {
+                        cancel.cancel();
+                    }
                 }
             }
         }
     };
+    let outcome = tokio::time::timeout(Duration::from_secs(120), killing)
+        .await
+        .expect("the killed run did not end within 120 s");
     assert_eq!(outcome.state, TaskState::Killed);
     assert!(harness.containers().await.is_empty(), "killed: removed");
 
-    let (outcome, logs) = harness
-        .run(
-            &format!("{task}    timeout: PT2S\n"),
-            &CancellationToken::new(),
-        )
-        .await;
+    let (yaml, never) = (
+        format!("{task}    timeout: PT2S\n"),
+        CancellationToken::new(),
+    );
+    let timing_out = harness.run(&yaml, &never);
+    let (outcome, logs) = tokio::time::timeout(Duration::from_secs(120), timing_out)
+        .await
+        .expect("the timed-out run did not end within 120 s");
     assert_eq!(outcome.state, TaskState::Failed);
     assert_eq!(outcome.error.as_deref(), Some("timed out after PT2S"));
     assert_eq!(messages(&logs, LogLevel::Info), ["started"]);
