@@ -149,9 +149,8 @@ async fn read_inputs(state: &ApiState, request: Request) -> ApiResult<IndexMap<S
                 continue;
             };
             if field.file_name().is_some() {
-                return Err(ApiError::Unprocessable(format!(
-                    "input '{name}': file uploads (FILE inputs) are not supported by Baton yet"
-                )));
+                inputs.insert(name.clone(), upload_input(state, &name, field).await?);
+                continue;
             }
             let value = field.text().await.map_err(bad)?;
             inputs.insert(name, RawInput::Text(value));
@@ -174,6 +173,18 @@ async fn read_inputs(state: &ApiState, request: Request) -> ApiResult<IndexMap<S
     Ok(inputs)
 }
 
+/// The value of a FILE input sent as a multipart file part (the API's form and the UI's
+/// execute form both come here). Baton has no internal storage yet, so uploads are refused.
+pub(crate) async fn upload_input(
+    _state: &ApiState,
+    name: &str,
+    _field: axum::extract::multipart::Field<'_>,
+) -> ApiResult<RawInput> {
+    Err(ApiError::Unprocessable(format!(
+        "input '{name}': file uploads (FILE inputs) are not supported by Baton yet"
+    )))
+}
+
 /// `GET /api/v1/executions/{executionId}`: the execution document.
 async fn read(
     State(state): State<ApiState>,
@@ -190,18 +201,10 @@ async fn search(
     Query(query): Query<Vec<(String, String)>>,
 ) -> ApiResult<impl IntoResponse> {
     let params = Params(query);
-    let states = params
-        .all("state")
-        .map(|text| {
-            ExecutionState::parse(&text.to_ascii_uppercase()).ok_or_else(|| {
-                ApiError::BadRequest(format!("query parameter state={text:?}: unknown state"))
-            })
-        })
-        .collect::<ApiResult<Vec<_>>>()?;
     let filter = ExecutionFilter {
         namespace: params.get("namespace").map(str::to_owned),
         flow_id: params.get("flowId").map(str::to_owned),
-        states,
+        states: states(&params)?,
         created_from: date(&params, "startDate")?,
         created_to: date(&params, "endDate")?,
         labels: params.labels()?.into_iter().collect(),
@@ -213,18 +216,33 @@ async fn search(
     let after = params.get("after").map(parse_cursor).transpose()?;
     let page = state.store.list_executions(&filter, after, size).await?;
     let results: Vec<_> = page.items.into_iter().map(|row| row.document).collect();
-    let next = page.next.map(|cursor| {
-        format!(
-            "{}_{}",
-            cursor.created_at.timestamp_nanos_opt().unwrap_or_default(),
-            cursor.id
-        )
-    });
+    let next = page.next.map(format_cursor);
     Ok(Json(json!({"results": results, "next": next})))
 }
 
+/// The opaque `next` of a search page (read back by [`parse_cursor`]).
+pub(crate) fn format_cursor(cursor: ExecutionCursor) -> String {
+    format!(
+        "{}_{}",
+        cursor.created_at.timestamp_nanos_opt().unwrap_or_default(),
+        cursor.id
+    )
+}
+
+/// Every `state=` parameter (any case).
+pub(crate) fn states(params: &Params) -> ApiResult<Vec<ExecutionState>> {
+    params
+        .all("state")
+        .map(|text| {
+            ExecutionState::parse(&text.to_ascii_uppercase()).ok_or_else(|| {
+                ApiError::BadRequest(format!("query parameter state={text:?}: unknown state"))
+            })
+        })
+        .collect()
+}
+
 /// A date parameter: RFC 3339 (`2025-01-31T10:00:00Z`) or a day (`2025-01-31`, midnight UTC).
-fn date(params: &Params, key: &str) -> ApiResult<Option<DateTime<Utc>>> {
+pub(crate) fn date(params: &Params, key: &str) -> ApiResult<Option<DateTime<Utc>>> {
     let Some(text) = params.get(key) else {
         return Ok(None);
     };
@@ -243,7 +261,7 @@ fn date(params: &Params, key: &str) -> ApiResult<Option<DateTime<Utc>>> {
 }
 
 /// The opaque `next` of a search page: `<created_at in ns since the epoch>_<id>`.
-fn parse_cursor(text: &str) -> ApiResult<ExecutionCursor> {
+pub(crate) fn parse_cursor(text: &str) -> ApiResult<ExecutionCursor> {
     text.split_once('_')
         .and_then(|(nanos, id)| {
             Some(ExecutionCursor {
