@@ -144,7 +144,11 @@ fn field(spec: &InputSpec) -> Field {
             .unwrap_or_default(),
         min: spec.min.as_ref().map(text_of).unwrap_or_default(),
         max: spec.max.as_ref().map(text_of).unwrap_or_default(),
-        step: if spec.input_type == T::Float { "any" } else { "1" },
+        step: if spec.input_type == T::Float {
+            "any"
+        } else {
+            "1"
+        },
         placeholder: match spec.input_type {
             T::Duration => "PT1H30M".into(),
             T::Json => r#"{"key": "value"}"#.into(),
@@ -245,6 +249,11 @@ fn raw_input(spec: &InputSpec, texts: &[String]) -> Option<RawInput> {
         T::Boolean | T::Bool => texts.last().map(|t| RawInput::Text(t.clone())),
         _ => {
             let text = texts.last()?.replace("\r\n", "\n");
+            // A field left empty is an input not given, as in Kestra's form: its default
+            // applies, and a required one without default is reported missing.
+            if text.is_empty() {
+                return None;
+            }
             // A default shown in the field and sent back unchanged is left to the executor,
             // which renders templated defaults (`{{ now() }}`) itself.
             if spec.defaults.as_ref().is_some_and(|d| text_of(d) == text) {
@@ -357,7 +366,9 @@ pub async fn submit(
         };
         match create_execution(&state.executor, request).await {
             Ok(execution) => {
-                return Ok(Redirect::to(&format!("/ui/executions/{}", execution.id)).into_response());
+                return Ok(
+                    Redirect::to(&format!("/ui/executions/{}", execution.id)).into_response()
+                );
             }
             Err(ExecutorError::Inputs(message)) => {
                 let (by_input, rest) = errors_by_input(&message);

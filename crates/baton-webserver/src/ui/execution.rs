@@ -69,11 +69,17 @@ struct LiveFragment {
 async fn load(state: &ApiState, id: &str) -> Result<(Execution, Live), ApiError> {
     let row = state.store.get_execution(execution_id(id)?).await?;
     let execution: Execution = serde_json::from_value(row.document).map_err(|error| {
-        ApiError::Internal(format!("execution {id} has an unreadable document: {error}"))
+        ApiError::Internal(format!(
+            "execution {id} has an unreadable document: {error}"
+        ))
     })?;
     let topology = match state
         .store
-        .get_flow(&execution.namespace, &execution.flow_id, Some(execution.flow_revision))
+        .get_flow(
+            &execution.namespace,
+            &execution.flow_id,
+            Some(execution.flow_revision),
+        )
         .await
     {
         Ok(record) => match state.parser.parse(&record.source).flow {
@@ -116,7 +122,10 @@ async fn load(state: &ApiState, id: &str) -> Result<(Execution, Live), ApiError>
             .filter(|run| !run.outputs.is_empty())
             .map(|run| {
                 let value = serde_json::Value::Object(run.outputs.clone());
-                (task_run_label(run), super::outputs::tree(&value, &execution.id))
+                (
+                    task_run_label(run),
+                    super::outputs::tree(&value, &execution.id),
+                )
             })
             .collect(),
         flow_outputs: if execution.outputs.is_empty() {
@@ -136,7 +145,6 @@ async fn load(state: &ApiState, id: &str) -> Result<(Execution, Live), ApiError>
     Ok((execution, live))
 }
 
-
 /// The state of each task's latest task run (a ForEach child runs once per value; the last
 /// one created stands for the task).
 fn latest_states(execution: &Execution) -> HashMap<String, ExecutionState> {
@@ -152,7 +160,10 @@ pub async fn page(State(state): State<ApiState>, Path(id): Path<String>) -> Page
     let (execution, live) = load(&state, &id).await?;
     html(&ExecutionPage {
         nav: Nav::of(&state, "executions"),
-        title: format!("{}.{} {}", execution.namespace, execution.flow_id, live.state),
+        title: format!(
+            "{}.{} {}",
+            execution.namespace, execution.flow_id, live.state
+        ),
         namespace: execution.namespace.clone(),
         flow_id: execution.flow_id.clone(),
         live,

@@ -106,7 +106,10 @@ pub async fn list(State(state): State<ApiState>, Query(query): Query<ListQuery>)
         .iter()
         .filter(|f| in_namespace(&f.namespace))
         .filter(|f| {
-            needle.is_empty() || format!("{}.{}", f.namespace, f.id).to_lowercase().contains(&needle)
+            needle.is_empty()
+                || format!("{}.{}", f.namespace, f.id)
+                    .to_lowercase()
+                    .contains(&needle)
         })
         .collect();
     let mut rows = Vec::new();
@@ -189,10 +192,12 @@ pub async fn page(
     Path((namespace, id)): Path<(String, String)>,
     Query(query): Query<RevisionQuery>,
 ) -> PageResult {
-    let record = state.store.get_flow(&namespace, &id, query.revision).await?;
+    let record = state
+        .store
+        .get_flow(&namespace, &id, query.revision)
+        .await?;
     let parsed = state.parser.parse(&record.source);
-    let problems: Vec<DiagnosticView> =
-        parsed.diagnostics.iter().map(DiagnosticView::of).collect();
+    let problems: Vec<DiagnosticView> = parsed.diagnostics.iter().map(DiagnosticView::of).collect();
     let flagged: Vec<usize> = problems.iter().map(|d| d.line).collect();
     let topology = parsed
         .flow
@@ -209,7 +214,10 @@ pub async fn page(
         nav: Nav::of(&state, "flows"),
         title: format!("{namespace}.{id}"),
         flow: FlowHeader::of(&record, "source"),
-        description: parsed.flow.as_ref().and_then(|f: &Flow| f.description.clone()),
+        description: parsed
+            .flow
+            .as_ref()
+            .and_then(|f: &Flow| f.description.clone()),
         lines: lines(&record.source, &flagged),
         topology,
         problems,

@@ -76,7 +76,9 @@ fn line_html(text: &str) -> (String, bool) {
     if rest == "---" || rest == "..." {
         return (html + &span("mk", rest), false);
     }
-    while let Some(after) = rest.strip_prefix("- ").or(if rest == "-" { Some("") } else { None })
+    while let Some(after) = rest
+        .strip_prefix("- ")
+        .or(if rest == "-" { Some("") } else { None })
     {
         html.push_str(&span("mk", "-"));
         html.push(' ');
@@ -145,7 +147,10 @@ fn value_html(value: &str) -> String {
         "str"
     } else if trimmed.parse::<f64>().is_ok() {
         "num"
-    } else if matches!(trimmed, "true" | "false" | "null" | "~" | "|" | ">" | "|-" | ">-") {
+    } else if matches!(
+        trimmed,
+        "true" | "false" | "null" | "~" | "|" | ">" | "|-" | ">-"
+    ) {
         "kw"
     } else {
         ""
@@ -153,7 +158,9 @@ fn value_html(value: &str) -> String {
     let mut html = escape(lead);
     let mut rest = value;
     while let Some(start) = rest.find("{{") {
-        let end = rest[start..].find("}}").map_or(rest.len(), |e| start + e + 2);
+        let end = rest[start..]
+            .find("}}")
+            .map_or(rest.len(), |e| start + e + 2);
         html.push_str(&plain(class, &rest[..start]));
         html.push_str(&span("tpl", &rest[start..end]));
         rest = &rest[end..];
@@ -192,7 +199,10 @@ mod tests {
             one("retries: 3"),
             r#"<span class="key">retries</span><span class="mk">:</span> <span class="num">3</span>"#
         );
-        assert_eq!(one("url: http://x/#frag"), r#"<span class="key">url</span><span class="mk">:</span> http://x/#frag"#);
+        assert_eq!(
+            one("url: http://x/#frag"),
+            r#"<span class="key">url</span><span class="mk">:</span> http://x/#frag"#
+        );
     }
 
     #[test]

@@ -92,7 +92,13 @@ async fn kv_page(
             form.ttl,
             Some(error),
         ),
-        None => (StatusCode::OK, String::new(), String::new(), String::new(), None),
+        None => (
+            StatusCode::OK,
+            String::new(),
+            String::new(),
+            String::new(),
+            None,
+        ),
     };
     html_with(
         status,
@@ -131,7 +137,11 @@ pub async fn set(
     Form(form): Form<KvForm>,
 ) -> PageResult {
     let key = form.key.trim();
-    if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+    if key.is_empty()
+        || !key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
         let message = "a key is letters, digits, '-', '_' and '.'".to_owned();
         return kv_page(&state, namespace, Some((form, message))).await;
     }

@@ -38,8 +38,9 @@ pub struct LoginForm {
 /// Only a path of the UI: a login link must not send the browser to another site.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(path) if super::is_ui_path(path.split('?').next().unwrap_or_default())
-            && !path.starts_with("/ui/login") =>
+        Some(path)
+            if super::is_ui_path(path.split('?').next().unwrap_or_default())
+                && !path.starts_with("/ui/login") =>
         {
             path.to_owned()
         }
@@ -111,8 +112,16 @@ mod tests {
 
     #[test]
     fn next_stays_inside_the_ui() {
-        assert_eq!(safe_next(Some("/ui/executions?state=FAILED")), "/ui/executions?state=FAILED");
-        for outside in ["https://evil.example/ui", "//evil.example", "/api/v1/flows", "/ui/login"] {
+        assert_eq!(
+            safe_next(Some("/ui/executions?state=FAILED")),
+            "/ui/executions?state=FAILED"
+        );
+        for outside in [
+            "https://evil.example/ui",
+            "//evil.example",
+            "/api/v1/flows",
+            "/ui/login",
+        ] {
             assert_eq!(safe_next(Some(outside)), "/ui/flows", "{outside}");
         }
         assert_eq!(safe_next(None), "/ui/flows");

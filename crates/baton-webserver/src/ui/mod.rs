@@ -56,7 +56,10 @@ pub fn routes() -> Router<ApiState> {
             "/ui/flows/{namespace}/{id}/edit",
             get(flows::edit_form).post(flows::save),
         )
-        .route("/ui/flows/{namespace}/{id}/revisions", get(flows::revisions))
+        .route(
+            "/ui/flows/{namespace}/{id}/revisions",
+            get(flows::revisions),
+        )
         .route("/ui/flows/{namespace}/{id}/toggle", post(flows::toggle))
         .route(
             "/ui/flows/{namespace}/{id}/execute",
@@ -87,7 +90,8 @@ pub(crate) async fn require_login(
     next: Next,
 ) -> Response {
     let path = request.uri().path();
-    let open = path == "/ui/login" || path.starts_with("/ui/assets/");
+    // `/` only redirects; the page it leads to asks for the login.
+    let open = path == "/" || path == "/ui/login" || path.starts_with("/ui/assets/");
     if open || credentials.admits(request.headers()) {
         return next.run(request).await;
     }
@@ -137,10 +141,7 @@ impl IntoResponse for PageError {
         };
         let page = ErrorPage {
             nav: view::Nav::new(""),
-            title: status
-                .canonical_reason()
-                .unwrap_or("Error")
-                .to_owned(),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
             status: status.as_u16(),
             message,
         };

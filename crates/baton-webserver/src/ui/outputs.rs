@@ -54,7 +54,11 @@ fn node(out: &mut String, value: &Value, execution_id: &str) {
             let _ = write!(out, r#"<span class="v-str">{}</span>"#, escape(text));
         }
         other => {
-            let _ = write!(out, r#"<span class="v-lit">{}</span>"#, escape(&other.to_string()));
+            let _ = write!(
+                out,
+                r#"<span class="v-lit">{}</span>"#,
+                escape(&other.to_string())
+            );
         }
     }
 }

@@ -143,7 +143,11 @@ pub fn svg(graph: &Graph, states: &HashMap<String, State>) -> String {
             p.h
         );
         // The root's label is the flow's full name, which the page already shows.
-        let label = if node.uid == "root" { "start" } else { &node.label };
+        let label = if node.uid == "root" {
+            "start"
+        } else {
+            &node.label
+        };
         let (main, sub) = match label.split_once(" (") {
             Some((id, kind)) => (id.to_owned(), kind.trim_end_matches(')').to_owned()),
             None => (label.to_owned(), String::new()),
@@ -340,7 +344,10 @@ tasks:
         let states = HashMap::from([("yes".to_owned(), State::Success)]);
         let svg = svg(&graph, &states);
         for task in ["check", "yes", "no", "after"] {
-            assert!(svg.contains(&format!(r#"data-task="{task}""#)), "{task} missing");
+            assert!(
+                svg.contains(&format!(r#"data-task="{task}""#)),
+                "{task} missing"
+            );
         }
         assert!(svg.contains(r#"class="node st-success" data-task="yes""#));
         assert!(svg.contains(r#"class="cluster""#));
@@ -359,7 +366,10 @@ tasks:
     #[test]
     fn ranks_are_longest_paths() {
         // 0 → 1 → 2, 0 → 2: node 2 sits below node 1.
-        assert_eq!(ranks(3, &[(0, 1, ""), (1, 2, ""), (0, 2, "")]), vec![0, 1, 2]);
+        assert_eq!(
+            ranks(3, &[(0, 1, ""), (1, 2, ""), (0, 2, "")]),
+            vec![0, 1, 2]
+        );
         // A cycle does not loop.
         assert_eq!(ranks(2, &[(0, 1, ""), (1, 0, "")]), vec![1, 1]);
     }
