@@ -197,14 +197,17 @@ impl Session {
         .await
     }
 
-    /// The execution's state as its page shows it.
+    /// The execution's state as its page shows it. Read in one script call: the live part is
+    /// replaced while the execution runs, so a found element may be gone a moment later.
     async fn state(&self) -> anyhow::Result<String> {
-        Ok(self
+        let state = self
             .driver
-            .find(By::Css("[data-execution-state]"))
-            .await?
-            .text()
-            .await?)
+            .execute(
+                "return document.querySelector('[data-execution-state]').textContent;",
+                Vec::new(),
+            )
+            .await?;
+        Ok(state.json().as_str().unwrap_or_default().to_owned())
     }
 
     /// Pastes `source` into the flow editor (replacing what is there) and saves.
@@ -423,6 +426,7 @@ async fn a_person_fixes_a_flow_executes_it_with_the_form_and_watches_it_live() -
     // The execution page: logs arrive while it runs, then it succeeds.
     session.wait_for_css("[data-execution-state]").await?;
     let mut lines_while_running = 0;
+    let mut shot_while_running = false;
     let started = Instant::now();
     loop {
         let state = session.state().await?;
@@ -433,8 +437,9 @@ async fn a_person_fixes_a_flow_executes_it_with_the_form_and_watches_it_live() -
         if state == "SUCCESS" {
             break;
         }
-        if lines_while_running > 0 && started.elapsed() > Duration::from_millis(600) {
+        if lines_while_running > 2 && !shot_while_running {
             session.screenshot("execution-running").await?;
+            shot_while_running = true;
         }
         assert!(
             started.elapsed() < PATIENCE,
@@ -473,7 +478,10 @@ async fn a_person_fixes_a_flow_executes_it_with_the_form_and_watches_it_live() -
         .text()
         .await?;
     assert!(outputs.contains("2 tags"), "{outputs}");
+    // The whole page: timeline, graph, outputs and logs.
+    session.driver.set_window_rect(0, 0, 1280, 2200).await?;
     session.screenshot("execution").await?;
+    session.driver.set_window_rect(0, 0, 1280, 900).await?;
 
     // Filtering the logs by level hides INFO lines.
     let level = session.driver.find(By::Css("[data-log-level]")).await?;
@@ -584,8 +592,10 @@ async fn kill_a_running_execution_and_restart_a_failed_one_from_their_pages() ->
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_fit_a_phone_screen() -> anyhow::Result<()> {
     let session = Session::start(390, 844).await?;
-    session.log_in().await?;
+    session.open("/ui/login").await?;
+    session.wait_for_css("#username").await?;
     session.screenshot("login-phone").await?;
+    session.log_in().await?;
     session.open("/ui/flows/new").await?;
     session
         .save_source(&BROKEN_FLOW.replace("log.Lgo", "log.Log"))
