@@ -501,6 +501,28 @@ async fn a_person_fixes_a_flow_executes_it_with_the_form_and_watches_it_live() -
     session.open("/ui/flows").await?;
     session.wait_for_css("#flows .badge.st-success").await?;
     session.screenshot("flows").await?;
+
+    // The namespace's KV store: a key added through the form is listed.
+    session.open("/ui/namespaces/company.team").await?;
+    session
+        .wait_for_css("#kv-key")
+        .await?
+        .send_keys("threshold")
+        .await?;
+    session
+        .driver
+        .find(By::Id("kv-value"))
+        .await?
+        .send_keys(r#"{"max": 10}"#)
+        .await?;
+    session
+        .driver
+        .find(By::Css(".kv-form button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    session.wait_for_text("#kv td.mono", "threshold").await?;
+    session.screenshot("kv").await?;
     session.quit().await
 }
 

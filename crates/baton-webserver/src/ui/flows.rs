@@ -112,22 +112,24 @@ pub async fn list(State(state): State<ApiState>, Query(query): Query<ListQuery>)
                     .contains(&needle)
         })
         .collect();
-    let mut rows = Vec::new();
-    for record in matching.iter().take(MAX_ROWS) {
-        let filter = ExecutionFilter {
-            namespace: Some(record.namespace.clone()),
-            flow_id: Some(record.id.clone()),
-            ..ExecutionFilter::default()
-        };
-        let last = state.store.list_executions(&filter, None, 1).await?;
-        rows.push(FlowRow {
-            namespace: record.namespace.clone(),
-            id: record.id.clone(),
-            revision: record.revision,
-            disabled: record.disabled,
-            last: last.items.first().map(ExecutionRow::of),
-        });
-    }
+    // One indexed read per flow shown (namespace, flow, newest first), issued together.
+    let rows =
+        futures_util::future::try_join_all(matching.iter().take(MAX_ROWS).map(|record| async {
+            let filter = ExecutionFilter {
+                namespace: Some(record.namespace.clone()),
+                flow_id: Some(record.id.clone()),
+                ..ExecutionFilter::default()
+            };
+            let last = state.store.list_executions(&filter, None, 1).await?;
+            Ok::<_, baton_store::Error>(FlowRow {
+                namespace: record.namespace.clone(),
+                id: record.id.clone(),
+                revision: record.revision,
+                disabled: record.disabled,
+                last: last.items.first().map(ExecutionRow::of),
+            })
+        }))
+        .await?;
     html(&FlowsPage {
         nav: Nav::of(&state, "flows"),
         title: "Flows".into(),
