@@ -2,9 +2,10 @@
 # Runs every Baton test on this machine: formatting, lints, then the whole test suite.
 #
 # It provisions what the tests need when it is missing and says so: the Rust toolchain (with
-# cargo-nextest when present) and the Postgres server binaries, which baton-store's tests run
-# as a throwaway cluster (crates/baton-store/tests/store/support/postgres.rs), and Chromium with
-# chromedriver for the web UI's browser tests.
+# cargo-nextest when present), the Postgres server binaries, which baton-store's tests run
+# as a throwaway cluster (crates/baton-store/tests/store/support/postgres.rs), and the local
+# container images the Docker runner's tests use (deploy/base-images.sh),
+# and Chromium with chromedriver for the web UI's browser tests.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -22,6 +23,14 @@ if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null; the
     say "chromium or chromedriver missing: installing chromium and chromium-driver"
     apt-get update
     apt-get install -y chromium chromium-driver
+fi
+
+# The Docker runner's tests run containers of the local images (no registry is reachable).
+if docker info >/dev/null 2>&1; then
+    say "building the local container images that are missing (deploy/base-images.sh)"
+    deploy/base-images.sh
+else
+    say "no Docker engine reachable: the Docker runner's tests will fail"
 fi
 
 say "checking formatting (cargo fmt --check)"

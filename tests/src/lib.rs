@@ -82,8 +82,10 @@ impl TestClusterBuilder {
             tasks.extend(node_tasks);
         }
         let first = &nodes[0];
+        let storage = baton_storage::Storage::local(dir.join("storage"))?;
         let cluster = TestCluster {
             store,
+            storage,
             executor: first.executor.clone(),
             hub: first.hub.clone(),
             url: first.url.clone(),
@@ -145,6 +147,8 @@ async fn start_node(
 
 pub struct TestCluster {
     pub store: Arc<dyn Store>,
+    /// Internal storage (a directory under `dir`), shared by every worker of the cluster.
+    pub storage: baton_storage::Storage,
     /// The first node's executor and hub.
     pub executor: Arc<ExecutorState>,
     pub hub: WorkerHub,
@@ -176,6 +180,7 @@ impl TestCluster {
         let mut options = baton_worker::WorkerOptions::new(self.nodes[node].url.clone(), TOKEN);
         options.slots = slots;
         options.work_dir = self.dir.join("work");
+        options.storage = Some(self.storage.clone());
         options.drain_grace = Duration::from_secs(2);
         // Wait for this worker's id, not for a count: another worker may leave meanwhile.
         let id = options.worker_id.clone();
@@ -241,7 +246,18 @@ impl TestCluster {
         id: &str,
         done: impl Fn(&Execution) -> bool,
     ) -> anyhow::Result<Execution> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        self.wait_for_within(id, Duration::from_secs(30), done)
+            .await
+    }
+
+    /// Polls until `done` holds, at most `limit`.
+    pub async fn wait_for_within(
+        &self,
+        id: &str,
+        limit: Duration,
+        done: impl Fn(&Execution) -> bool,
+    ) -> anyhow::Result<Execution> {
+        let deadline = tokio::time::Instant::now() + limit;
         loop {
             let execution = self.execution(id).await?;
             if done(&execution) {
@@ -249,7 +265,7 @@ impl TestCluster {
             }
             if tokio::time::Instant::now() > deadline {
                 bail!(
-                    "execution {id} still {} after 30 s: {:?}",
+                    "execution {id} still {} after {limit:?}: {:?}",
                     execution.state,
                     execution
                         .task_runs

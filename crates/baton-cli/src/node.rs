@@ -77,6 +77,8 @@ pub struct NodeOptions {
     pub token: String,
     /// Where in-process workers create task working directories.
     pub work_dir: PathBuf,
+    /// Internal storage (a directory) for the API's file routes and in-process workers.
+    pub storage: Option<String>,
     /// A folder of flow files to deploy at start and keep deployed as they change.
     pub flows_dir: Option<PathBuf>,
     /// `secret('NAME')` values, base64 as in `SECRET_NAME` variables.
@@ -87,6 +89,8 @@ pub struct NodeOptions {
     pub claim_lease: Duration,
     /// How long a worker's hold on a task run lasts without a heartbeat.
     pub worker_lease: Duration,
+    /// In-process workers' Docker engine settings.
+    pub docker: baton_worker::DockerSettings,
 }
 
 pub async fn connect_store(choice: &StoreChoice) -> anyhow::Result<Arc<dyn Store>> {
@@ -122,6 +126,12 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let store = connect_store(&options.store).await?;
+    let storage = options
+        .storage
+        .as_deref()
+        .map(baton_storage::Storage::open)
+        .transpose()
+        .context("cannot open the internal storage")?;
     let listener = TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("cannot listen on {}", options.listen))?;
@@ -137,7 +147,9 @@ pub async fn run(
         heartbeat: lease / 6,
     });
     // Executor-side templates (If conditions, ForEach values) see the same secrets as workers.
-    let host = Arc::new(baton_worker::WorkerHost::new(options.secrets.clone()));
+    let host = Arc::new(
+        baton_worker::WorkerHost::new(options.secrets.clone()).with_storage(storage.clone()),
+    );
     let executor = Arc::new(ExecutorState::new(
         store.clone(),
         hub.clone(),
@@ -161,8 +173,9 @@ pub async fn run(
             basic_auth: options.basic_auth.clone(),
             ..Default::default()
         };
-        let api = baton_webserver::ApiState::new(store.clone(), executor.clone())
+        let mut api = baton_webserver::ApiState::new(store.clone(), executor.clone())
             .with_options(api_options);
+        api.storage = storage.clone();
         router = router.merge(baton_webserver::router(api));
     }
     if options.executor {
@@ -188,6 +201,8 @@ pub async fn run(
         worker.work_dir = options.work_dir.clone();
         worker.drain_grace = Duration::from_secs(10);
         worker.secrets = options.secrets.clone();
+        worker.docker = options.docker.clone();
+        worker.storage = storage.clone();
         let mut stopped = worker_shutdown.clone();
         workers.push(tokio::spawn(async move {
             let shutdown = async move {

@@ -91,12 +91,13 @@ fn only_the_store_depends_on_sqlx() {
     }
 }
 
-/// Invariant: a worker never needs database credentials, so neither the worker nor the task
-/// implementations it runs depend on the store or a database driver.
+/// Invariant: a worker never needs database credentials, so neither the worker, the task
+/// implementations it runs, nor the internal storage it reaches depend on the store or a
+/// database driver.
 #[test]
 fn the_worker_holds_no_database_access() {
     let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    for name in ["baton-worker", "baton-tasks"] {
+    for name in ["baton-worker", "baton-tasks", "baton-storage"] {
         let manifest = std::fs::read_to_string(crates.join(name).join("Cargo.toml")).unwrap();
         let runtime_deps = manifest.split("[dev-dependencies]").next().unwrap();
         for forbidden in ["baton-store", "sqlx"] {

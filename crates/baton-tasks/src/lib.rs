@@ -1,17 +1,31 @@
 //! Baton's task implementations: given a task of a parsed flow and its template context, render
-//! its properties and run it. One file per task family; `process.rs` is the Process runner.
+//! its properties and run it. One file per task family; `process.rs` is the Process runner and
+//! `docker/` the Docker runner.
+//!
+//! Script tasks run inside a [`WorkingDir`] (`workdir.rs`): the directory is prepared
+//! (`inputFiles` written, `kestra://` URIs downloaded from internal storage), the runner runs
+//! the commands in it, and the files matching `outputFiles` are collected into internal storage
+//! afterwards. A runner only needs the directory's path: the Process runner uses it as the
+//! command's current directory, the Docker runner copies it into and out of the container.
 //!
 //! Invariant: this crate (called by `baton-worker`) is the only place Baton runs user code.
 //! Nothing here talks to the executor or a database: results and logs go back to the caller.
 
+pub mod docker;
 mod fail;
 mod log;
 mod outputs;
 mod process;
 mod protocol;
+mod purge;
+mod python;
 mod render;
+mod run_files;
 mod shell;
 mod sleep;
+pub mod workdir;
+
+pub use workdir::WorkingDir;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,6 +37,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
+pub use docker::{DockerEngine, DockerSettings};
 pub use tokio_util::sync::CancellationToken as Cancel;
 
 /// Everything a task needs from the worker besides the task itself.
@@ -34,6 +49,11 @@ pub struct RunContext {
     pub logs: LogSink,
     /// Where per-task-run working directories are created (and removed afterwards).
     pub work_root: PathBuf,
+    /// The Docker engine, for script tasks on the Docker runner. Shared by the worker's runs.
+    pub docker: Arc<DockerEngine>,
+    /// Internal storage (`inputFiles` URIs, `outputFiles`, purge); `None` when the worker was
+    /// started without one, and then those features fail with a clear error.
+    pub storage: Option<baton_storage::Storage>,
 }
 
 /// One log line a task produced.
@@ -152,6 +172,13 @@ async fn run_kind(task: &Task, run: &RunContext, cancel: &CancellationToken) -> 
         TaskProps::ShellScript(base, props) => {
             shell::run(base, shell::Body::Script(props), run, cancel).await
         }
+        TaskProps::PythonScript(base, props) => {
+            shell::run(base, shell::Body::PythonScript(props), run, cancel).await
+        }
+        TaskProps::PythonCommands(base, props) => {
+            shell::run(base, shell::Body::PythonCommands(props), run, cancel).await
+        }
+        TaskProps::PurgeCurrentExecutionFiles => purge::run(run).await,
         TaskProps::If { .. }
         | TaskProps::Switch { .. }
         | TaskProps::Parallel { .. }

@@ -25,7 +25,8 @@ pub enum ApiError {
         diagnostics: Vec<Diagnostic>,
     },
     /// 422: a well-formed request the API cannot act on: refused inputs (the message names the
-    /// input), a FILE input, a stored flow that no longer parses.
+    /// input), a file request on a server without internal storage, a stored flow that no
+    /// longer parses.
     Unprocessable(String),
     /// 500: the store or the executor failed; the message is safe to show, the cause is logged.
     Internal(String),

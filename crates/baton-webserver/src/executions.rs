@@ -1,13 +1,13 @@
-//! `/api/v1/executions`: create (inputs as multipart form fields or a JSON object; `?wait=true`
-//! answers once it has ended), read, follow (SSE), search, kill, resume, restart, replay.
+//! `/api/v1/executions`: create (inputs as multipart form fields or a JSON object, FILE inputs
+//! as multipart files; `?wait=true` answers once it has ended), read, follow (SSE), search,
+//! kill, resume, restart, replay. Files of an execution are in `files.rs`.
 //!
 //! Kill and resume are events put on the executor's queue, keyed by the execution: the executor
 //! applies them in its next step, so the API never writes an execution document.
 
 use std::str::FromStr;
 
-use axum::body::Bytes;
-use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
@@ -16,7 +16,8 @@ use axum::{Json, Router};
 use baton_core::engine::Event;
 use baton_core::execution::State as ExecutionState;
 use baton_core::inputs::RawInput;
-use baton_executor::executor::{NewExecution, StepMessage, create_execution};
+use baton_executor::executor::{NewExecution, StepMessage, create_execution_with_id};
+use baton_storage::ExecutionFiles;
 use baton_store::{ExecutionCursor, ExecutionFilter};
 use chrono::{DateTime, NaiveDate, Utc};
 use indexmap::IndexMap;
@@ -29,6 +30,9 @@ use crate::query::Params;
 
 const DEFAULT_PAGE: u32 = 25;
 const MAX_PAGE: u32 = 500;
+/// The largest JSON body of inputs. Multipart bodies are not bounded: their files are streamed
+/// to internal storage, never held.
+const MAX_JSON_INPUTS_BYTES: usize = 2 * 1024 * 1024;
 
 pub fn routes() -> Router<ApiState> {
     // `POST /{namespace}/{id}` (create) and `POST /{executionId}/kill|resume` share one path
@@ -40,7 +44,9 @@ pub fn routes() -> Router<ApiState> {
             "/executions/{first}/{second}",
             get(read_second_segment)
                 .post(second_segment)
-                .delete(kill_by_delete),
+                .delete(kill_by_delete)
+                // Uploads (FILE inputs) stream to storage; JSON bodies keep their own bound.
+                .layer(DefaultBodyLimit::disable()),
         )
 }
 
@@ -67,17 +73,19 @@ async fn second_segment(
     create(state, first, second, Params(query), request).await
 }
 
-/// `GET /api/v1/executions/{executionId}/follow`; no other `GET` has this shape.
+/// `GET /api/v1/executions/{executionId}/follow` and `…/{executionId}/file?path=`.
 async fn read_second_segment(
     State(state): State<ApiState>,
     Path((first, second)): Path<(String, String)>,
+    Query(query): Query<Vec<(String, String)>>,
 ) -> ApiResult<Response> {
-    if second != "follow" {
-        return Err(ApiError::NotFound(format!(
+    match second.as_str() {
+        "follow" => crate::follow::follow(state, execution_id(&first)?).await,
+        "file" => crate::files::download(&state, &first, &Params(query)).await,
+        _ => Err(ApiError::NotFound(format!(
             "no route for GET /api/v1/executions/{first}/{second}"
-        )));
+        ))),
     }
-    crate::follow::follow(state, execution_id(&first)?).await
 }
 
 /// `POST /api/v1/executions/{namespace}/{id}?labels=k:v&revision=N&wait=true`. With `wait`, the
@@ -93,43 +101,76 @@ async fn create(
     let labels = params.labels()?;
     let revision = params.parse::<i32>("revision")?;
     let wait = params.parse::<bool>("wait")?.unwrap_or(false);
-    let inputs = read_inputs(&state, request).await?;
-    let request = NewExecution {
-        namespace: namespace.clone(),
-        flow_id: flow_id.clone(),
-        revision,
-        inputs,
-        labels,
-        trigger: None,
+    // The id comes first: uploaded files are stored under it before the execution exists.
+    let id = Uuid::now_v7();
+    let mut uploads = None;
+    let created = match read_inputs(&state, request, (&namespace, &flow_id, id), &mut uploads).await
+    {
+        Ok(inputs) => {
+            let request = NewExecution {
+                namespace: namespace.clone(),
+                flow_id: flow_id.clone(),
+                revision,
+                inputs,
+                labels,
+                trigger: None,
+            };
+            match create_execution_with_id(&state.executor, id, request).await {
+                Ok(execution) => Ok(execution),
+                Err(error) => Err(refused(&state, &namespace, &flow_id, revision, error).await),
+            }
+        }
+        Err(error) => Err(error),
     };
-    match create_execution(&state.executor, request).await {
-        Ok(execution) if wait => {
-            let id = execution_id(&execution.id)?;
-            let row = crate::follow::wait_until_ended(&state, id).await?;
-            Ok(Json(row.document).into_response())
+    let execution = match created {
+        Ok(execution) => execution,
+        Err(error) => {
+            crate::files::discard_uploads(&state, id, uploads).await;
+            return Err(error);
         }
-        Ok(execution) => Ok(Json(execution).into_response()),
-        Err(baton_executor::executor::Error::Inputs(message)) => {
-            // The executor refuses a disabled flow the same way as a bad input; Kestra answers
-            // that one with 409, a state problem rather than a request problem.
-            let disabled = state
-                .store
-                .get_flow(&namespace, &flow_id, revision)
-                .await
-                .is_ok_and(|record| record.disabled);
-            Err(if disabled {
-                ApiError::Conflict(message)
-            } else {
-                ApiError::Unprocessable(message)
-            })
-        }
-        Err(error) => Err(error.into()),
+    };
+    if wait {
+        let row = crate::follow::wait_until_ended(&state, id).await?;
+        return Ok(Json(row.document).into_response());
+    }
+    Ok(Json(execution).into_response())
+}
+
+/// Why the executor refused to create an execution, as the API answers it.
+async fn refused(
+    state: &ApiState,
+    namespace: &str,
+    flow_id: &str,
+    revision: Option<i32>,
+    error: baton_executor::executor::Error,
+) -> ApiError {
+    let baton_executor::executor::Error::Inputs(message) = error else {
+        return error.into();
+    };
+    // The executor refuses a disabled flow the same way as a bad input; Kestra answers that one
+    // with 409, a state problem rather than a request problem.
+    let disabled = state
+        .store
+        .get_flow(namespace, flow_id, revision)
+        .await
+        .is_ok_and(|record| record.disabled);
+    if disabled {
+        ApiError::Conflict(message)
+    } else {
+        ApiError::Unprocessable(message)
     }
 }
 
-/// Inputs from a multipart form (Kestra's way: one field per input) or a JSON object. An empty
-/// body means no inputs.
-async fn read_inputs(state: &ApiState, request: Request) -> ApiResult<IndexMap<String, RawInput>> {
+/// Inputs from a multipart form (Kestra's way: one field per input, files for FILE inputs) or
+/// a JSON object. An empty body means no inputs. Uploaded files are streamed to internal
+/// storage under execution `id`; `uploads` is set as soon as one may have been stored, so the
+/// caller can remove them when the execution is not created.
+async fn read_inputs(
+    state: &ApiState,
+    request: Request,
+    (namespace, flow_id, id): (&str, &str, Uuid),
+    uploads: &mut Option<ExecutionFiles>,
+) -> ApiResult<IndexMap<String, RawInput>> {
     let content_type = request
         .headers()
         .get(CONTENT_TYPE)
@@ -148,18 +189,34 @@ async fn read_inputs(state: &ApiState, request: Request) -> ApiResult<IndexMap<S
             let Some(name) = field.name().map(str::to_owned) else {
                 continue;
             };
-            if field.file_name().is_some() {
-                inputs.insert(name.clone(), upload_input(state, &name, field).await?);
+            let Some(file_name) = field.file_name().map(str::to_owned) else {
+                let value = field.text().await.map_err(bad)?;
+                inputs.insert(name, RawInput::Text(value));
                 continue;
-            }
-            let value = field.text().await.map_err(bad)?;
-            inputs.insert(name, RawInput::Text(value));
+            };
+            // Kestra's older clients send every file as a part named `files` whose file name
+            // is the input; newer ones name the part after the input.
+            let (input, file_name) = if name == "files" {
+                (file_name.clone(), file_name)
+            } else {
+                (name, file_name)
+            };
+            let files = match uploads {
+                Some(files) => files,
+                None => uploads.insert(
+                    ExecutionFiles::new(namespace, flow_id, &id.to_string())
+                        .map_err(|e| ApiError::BadRequest(e.to_string()))?,
+                ),
+            };
+            let uri =
+                crate::files::store_input_file(state, files, &input, &file_name, field).await?;
+            inputs.insert(input, RawInput::File { uri });
         }
         return Ok(inputs);
     }
-    let body = Bytes::from_request(request, state)
+    let body = axum::body::to_bytes(request.into_body(), MAX_JSON_INPUTS_BYTES)
         .await
-        .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+        .map_err(|error| ApiError::BadRequest(format!("reading the body: {error}")))?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(inputs);
     }
@@ -171,18 +228,6 @@ async fn read_inputs(state: &ApiState, request: Request) -> ApiResult<IndexMap<S
         })?;
     inputs.extend(object.into_iter().map(|(k, v)| (k, RawInput::Json(v))));
     Ok(inputs)
-}
-
-/// The value of a FILE input sent as a multipart file part (the API's form and the UI's
-/// execute form both come here). Baton has no internal storage yet, so uploads are refused.
-pub(crate) async fn upload_input(
-    _state: &ApiState,
-    name: &str,
-    _field: axum::extract::multipart::Field<'_>,
-) -> ApiResult<RawInput> {
-    Err(ApiError::Unprocessable(format!(
-        "input '{name}': file uploads (FILE inputs) are not supported by Baton yet"
-    )))
 }
 
 /// `GET /api/v1/executions/{executionId}`: the execution document.

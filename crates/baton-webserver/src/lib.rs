@@ -24,6 +24,7 @@
 mod auth;
 mod error;
 mod executions;
+mod files;
 mod flows;
 mod follow;
 mod logs;
@@ -57,6 +58,9 @@ pub struct ApiState {
     /// Built once: it holds the template engine used to check template syntax.
     pub parser: Arc<FlowParser>,
     pub options: ApiOptions,
+    /// Internal storage: FILE inputs are stored there, execution files downloaded from it.
+    /// Without it, those requests are answered 422.
+    pub storage: Option<baton_storage::Storage>,
 }
 
 /// Tunables of the API.
@@ -97,7 +101,13 @@ impl ApiState {
             executor,
             parser: Arc::new(FlowParser::default()),
             options: ApiOptions::default(),
+            storage: None,
         }
+    }
+
+    pub fn with_storage(mut self, storage: baton_storage::Storage) -> Self {
+        self.storage = Some(storage);
+        self
     }
 
     pub fn with_options(mut self, options: ApiOptions) -> Self {
@@ -116,6 +126,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/health", get(health))
         .merge(flows::routes())
         .merge(executions::routes())
+        .merge(files::routes())
         .merge(logs::routes());
     let basic_auth = state.options.basic_auth.clone();
     let router = Router::new()

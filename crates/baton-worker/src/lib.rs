@@ -2,10 +2,12 @@
 //! runs pushed to it (through `baton-tasks`) and reports their logs and results.
 //!
 //! Invariant: a worker holds no database credentials; it needs the executor's address and the
-//! shared token, and everything else arrives on the stream.
+//! shared token, and everything else arrives on the stream. Files go to internal storage
+//! (`baton-storage`), which the worker reaches directly, never through the database.
 
 mod host;
 
+pub use baton_tasks::DockerSettings;
 pub use host::WorkerHost;
 mod runs;
 mod session;
@@ -35,6 +37,11 @@ pub struct WorkerOptions {
     pub secrets: HashMap<String, String>,
     /// Where each task run's working directory is created.
     pub work_dir: PathBuf,
+    /// The Docker engine script tasks on the Docker runner use, and what they may do there.
+    pub docker: baton_tasks::DockerSettings,
+    /// Internal storage, shared with the webserver: `inputFiles` URIs, `outputFiles`,
+    /// `read()`, purge. Without it those fail with a clear error; other tasks run.
+    pub storage: Option<baton_storage::Storage>,
 }
 
 impl WorkerOptions {
@@ -50,6 +57,8 @@ impl WorkerOptions {
             drain_grace: Duration::from_secs(60),
             secrets: HashMap::new(),
             work_dir: std::env::temp_dir().join("baton-worker"),
+            docker: baton_tasks::DockerSettings::default(),
+            storage: None,
         }
     }
 }

@@ -8,11 +8,14 @@ use std::sync::Arc;
 use baton_core::flow::Flow;
 use baton_core::flow::task::LogLevel;
 use baton_core::parse::FlowParser;
-use baton_core::template::{RenderLimits, TemplateEngine, TemplateHost};
+use baton_core::template::{RenderLimits, TemplateEngine};
 use baton_proto::v1;
-use baton_tasks::{LogSink, RunContext, TaskOutcome, TaskState};
+use baton_storage::Storage;
+use baton_tasks::{DockerEngine, LogSink, RunContext, TaskOutcome, TaskState};
 use tokio::sync::mpsc::{self, UnboundedSender};
 use tokio_util::sync::CancellationToken;
+
+use crate::host::WorkerHost;
 
 /// What a running task run sends back to the worker's loop.
 pub(crate) enum RunEvent {
@@ -33,15 +36,19 @@ pub(crate) struct Runner {
     parser: FlowParser,
     flows: HashMap<(String, String, u32), Arc<Flow>>,
     engine: Arc<TemplateEngine>,
-    host: Arc<dyn TemplateHost>,
+    host: WorkerHost,
+    storage: Option<Storage>,
     work_dir: PathBuf,
+    docker: Arc<DockerEngine>,
     events: UnboundedSender<RunEvent>,
 }
 
 impl Runner {
     pub(crate) fn new(
-        host: Arc<dyn TemplateHost>,
+        host: WorkerHost,
+        storage: Option<Storage>,
         work_dir: PathBuf,
+        docker: Arc<DockerEngine>,
         events: UnboundedSender<RunEvent>,
     ) -> Self {
         Runner {
@@ -49,7 +56,9 @@ impl Runner {
             flows: HashMap::new(),
             engine: Arc::new(TemplateEngine::new(RenderLimits::default())),
             host,
+            storage,
             work_dir,
+            docker,
             events,
         }
     }
@@ -66,8 +75,12 @@ impl Runner {
         let prepared = self.prepare(&assign);
         let events = self.events.clone();
         let engine = Arc::clone(&self.engine);
-        let host = Arc::clone(&self.host);
+        // `read()` in this run's templates reads only files of its flow's namespace.
+        let namespace = assign.flow.as_ref().map_or("", |f| f.namespace.as_str());
+        let host = Arc::new(self.host.for_namespace(namespace));
+        let storage = self.storage.clone();
         let work_dir = self.work_dir.clone();
+        let docker = Arc::clone(&self.docker);
         tokio::spawn(async move {
             let (task_run_id, attempt) = (assign.task_run_id.clone(), assign.attempt);
             let outcome = match prepared {
@@ -87,6 +100,8 @@ impl Runner {
                         context,
                         logs: LogSink::new(log_tx),
                         work_root: work_dir,
+                        docker,
+                        storage,
                     };
                     let outcome = match flow.find_task(&assign.task_id) {
                         Some(task) => baton_tasks::run_task(task, &run, &cancel).await,

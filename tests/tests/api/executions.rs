@@ -83,6 +83,9 @@ async fn bad_inputs_are_refused_with_422_naming_the_input_and_create_nothing() -
         body["message"].as_str().unwrap().contains("input 'name'"),
         "{body}"
     );
+    // A refused execution leaves none of its uploads behind.
+    let folder = baton_storage::StorageUri::parse("kestra:///tests/api/hello")?;
+    assert_eq!(api._cluster.storage.list(&folder).await?, []);
 
     let response = api
         .http

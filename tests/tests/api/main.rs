@@ -4,6 +4,7 @@
 mod access;
 mod commands;
 mod executions;
+mod files;
 mod flows;
 mod measurements;
 mod streams;

@@ -78,8 +78,9 @@ impl Api {
 
     pub async fn start_with(options: ApiOptions) -> anyhow::Result<Self> {
         let cluster = TestCluster::builder().start().await?;
-        let state =
-            ApiState::new(cluster.store.clone(), cluster.executor.clone()).with_options(options);
+        let state = ApiState::new(cluster.store.clone(), cluster.executor.clone())
+            .with_options(options)
+            .with_storage(cluster.storage.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}/api/v1", listener.local_addr()?);
         let (stop, stopped) = oneshot::channel();

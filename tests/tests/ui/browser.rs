@@ -249,7 +249,7 @@ impl Session {
     }
 }
 
-/// The flow pasted first: line 14 has a misspelt task type.
+/// The flow pasted first: one task has a misspelt type.
 const BROKEN_FLOW: &str = r#"id: report
 namespace: company.team
 inputs:
@@ -268,6 +268,8 @@ inputs:
   - id: report
     type: FILE
     required: false
+  - id: owner
+    type: STRING
 tasks:
   - id: hello
     type: io.kestra.plugin.core.log.Lgo
@@ -281,6 +283,10 @@ tasks:
   - id: answer
     type: io.kestra.plugin.core.debug.Return
     format: "{{ inputs.tags | length }} tags"
+  - id: report_size
+    type: io.kestra.plugin.core.log.Log
+    runIf: "{{ inputs.report != null }}"
+    message: "report of {{ inputs.owner }}: {{ read(inputs.report) | length }} bytes"
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -399,9 +405,13 @@ async fn a_person_fixes_a_flow_executes_it_with_the_form_and_watches_it_live() -
         .await?
         .click()
         .await?;
-    // No internal storage yet: the upload is refused beside its field, the rest kept.
-    let error = session.wait_for_css("#field-report-error").await?;
-    assert!(error.text().await?.contains("not supported"));
+    // The required owner was left empty: the error shows beside it, the rest is kept.
+    let error = session.wait_for_css("#field-owner-error").await?;
+    assert!(
+        error.text().await?.contains("missing"),
+        "{}",
+        error.text().await?
+    );
     let kept = session
         .driver
         .find(By::Css("#field-region option:checked"))
@@ -416,6 +426,19 @@ async fn a_person_fixes_a_flow_executes_it_with_the_form_and_watches_it_live() -
             .await?
     );
     session.screenshot("execute-form-error").await?;
+    session
+        .driver
+        .find(By::Id("field-owner"))
+        .await?
+        .send_keys("ana")
+        .await?;
+    // A page cannot set a file field: the file is chosen again.
+    session
+        .driver
+        .find(By::Id("field-report"))
+        .await?
+        .send_keys(upload.to_str().unwrap())
+        .await?;
     session
         .driver
         .find(By::Css(".execute-form button[type=submit]"))
@@ -452,7 +475,7 @@ async fn a_person_fixes_a_flow_executes_it_with_the_form_and_watches_it_live() -
         "log lines were shown while the execution ran"
     );
     session
-        .wait_for_text(".logs .line:last-child .msg", "step 5")
+        .wait_for_text(".logs .line:last-child .msg", "report of ana: 8 bytes")
         .await?;
     let first = session
         .driver

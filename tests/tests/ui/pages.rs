@@ -245,15 +245,54 @@ async fn the_execute_form_draws_each_input_and_puts_errors_beside_their_field() 
         "items kept"
     );
 
-    let upload = submit(Form::new().text("input.owner", "ana").part(
+    // A file is stored in internal storage and the input holds its URI; a refused form
+    // removes what it uploaded (the next attempt sends the file again).
+    let refused_with_file = submit(
+        Form::new()
+            .text("input.count", "many")
+            .text("input.owner", "ana")
+            .part(
+                "input.report",
+                Part::bytes(b"a,b\n".to_vec()).file_name("r.csv"),
+            ),
+    )
+    .await?;
+    assert_eq!(refused_with_file.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused_with_file
+            .text()
+            .await?
+            .contains(r#"id="field-count-error""#)
+    );
+    let with_file = submit(Form::new().text("input.owner", "ana").part(
         "input.report",
-        Part::bytes(b"a,b\n".to_vec()).file_name("r.csv"),
+        Part::bytes(b"a,b\n1,2\n".to_vec()).file_name("r.csv"),
     ))
     .await?;
-    assert_eq!(upload.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let page = upload.text().await?;
+    assert_eq!(with_file.status(), StatusCode::SEE_OTHER);
+    let id = location(&with_file)
+        .trim_start_matches("/ui/executions/")
+        .to_owned();
+    let execution = ui.cluster.wait_until_ended(&id).await?;
+    let report = execution.inputs["report"].as_str().unwrap_or_default();
     assert!(
-        page.contains(r#"id="field-report-error">file uploads (FILE inputs) are not supported"#)
+        report.starts_with("kestra:///") && report.ends_with("/r.csv"),
+        "{report}"
+    );
+    let size = execution
+        .task_runs
+        .iter()
+        .find(|r| r.task_id == "size")
+        .unwrap();
+    assert_eq!(
+        size.outputs["value"],
+        json!("8"),
+        "the task read the uploaded file"
+    );
+    let (_, page) = ui.get(&format!("/ui/executions/{id}")).await?;
+    assert!(
+        page.contains(report),
+        "the execution page shows the file input"
     );
 
     let created = submit(

@@ -37,6 +37,10 @@ tasks:
   - id: answer
     type: io.kestra.plugin.core.debug.Return
     format: "{{ inputs.count * 2 }}"
+  - id: size
+    type: io.kestra.plugin.core.debug.Return
+    runIf: "{{ inputs.report != null }}"
+    format: "{{ read(inputs.report) | length }}"
 "#;
 
 /// The API and UI of a test cluster on 127.0.0.1:0, and a client that does not follow
@@ -51,8 +55,9 @@ pub struct Ui {
 impl Ui {
     pub async fn start(options: ApiOptions) -> anyhow::Result<Self> {
         let cluster = TestCluster::builder().start().await?;
-        let state =
-            ApiState::new(cluster.store.clone(), cluster.executor.clone()).with_options(options);
+        let state = ApiState::new(cluster.store.clone(), cluster.executor.clone())
+            .with_options(options)
+            .with_storage(cluster.storage.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         let (stop, stopped) = oneshot::channel();

@@ -60,18 +60,26 @@ pub struct LocalArgs {
     /// Where the API (and the workers' gRPC) listens.
     #[arg(long, env = "BATON_LISTEN", default_value = "127.0.0.1:8080")]
     listen: std::net::SocketAddr,
-    /// Where the SQLite store and task working directories live.
+    /// Where the SQLite store, task working directories and internal storage live.
     #[arg(long, env = "BATON_DATA_DIR", default_value = ".baton")]
     data_dir: std::path::PathBuf,
     /// Task runs the in-process worker runs at once (default: one per CPU).
     #[arg(long, env = "BATON_WORKER_SLOTS")]
     slots: Option<u32>,
+    /// Internal storage: a directory for files of executions (default
+    /// <data-dir>/storage).
+    #[arg(long, env = "BATON_STORAGE")]
+    storage: Option<String>,
     /// A folder of flow files (one flow per file) deployed at start and whenever they change.
     #[arg(long, env = "BATON_FLOWS_DIR", default_value = "flows")]
     flows_dir: std::path::PathBuf,
     /// Ask API clients for these credentials, as USER:PASSWORD (HTTP basic auth).
     #[arg(long, env = "BATON_BASIC_AUTH", hide_env_values = true)]
     basic_auth: Option<String>,
+    /// Let script tasks on the Docker runner bind-mount host paths (`volumes`); off by default,
+    /// as a mount gives a flow's author the worker host's files.
+    #[arg(long, env = "BATON_DOCKER_VOLUMES_ENABLED")]
+    docker_volumes_enabled: bool,
 }
 
 #[derive(Args)]
@@ -93,9 +101,14 @@ pub struct ServerArgs {
     /// Standalone only: task runs the in-process worker runs at once (default: one per CPU).
     #[arg(long, env = "BATON_WORKER_SLOTS")]
     slots: Option<u32>,
-    /// Standalone only: where task working directories are created.
+    /// Where task working directories (standalone) and, without --storage, internal storage
+    /// (standalone and webserver) live.
     #[arg(long, env = "BATON_DATA_DIR", default_value = ".baton")]
     data_dir: std::path::PathBuf,
+    /// Internal storage: a directory every process of the deployment shares (default
+    /// <data-dir>/storage).
+    #[arg(long, env = "BATON_STORAGE")]
+    storage: Option<String>,
     /// Ask API clients for these credentials, as USER:PASSWORD (HTTP basic auth).
     #[arg(long, env = "BATON_BASIC_AUTH", hide_env_values = true)]
     basic_auth: Option<String>,
@@ -107,6 +120,9 @@ pub struct ServerArgs {
     /// worker's task runs wait before going to another worker.
     #[arg(long, env = "BATON_WORKER_LEASE", default_value_t = 30.0)]
     worker_lease: f64,
+    /// Standalone only: let script tasks on the Docker runner bind-mount host paths (`volumes`).
+    #[arg(long, env = "BATON_DOCKER_VOLUMES_ENABLED")]
+    docker_volumes_enabled: bool,
 }
 
 #[derive(Args)]
@@ -126,9 +142,17 @@ pub struct WorkerArgs {
     /// The worker's id (default: hostname-pid-random).
     #[arg(long, env = "BATON_WORKER_ID")]
     worker_id: Option<String>,
+    /// Internal storage: the directory the webserver and every worker share. Without it, tasks
+    /// that use files (outputFiles, kestra:// inputFiles, read(), purge) fail.
+    #[arg(long, env = "BATON_STORAGE")]
+    storage: Option<String>,
     /// Seconds running task runs may take to finish on SIGTERM before they are handed back.
     #[arg(long, env = "BATON_WORKER_DRAIN_GRACE", default_value_t = 60.0)]
     drain_grace: f64,
+    /// Let script tasks on the Docker runner bind-mount host paths (`volumes`); off by default,
+    /// as a mount gives a flow's author the worker host's files.
+    #[arg(long, env = "BATON_DOCKER_VOLUMES_ENABLED")]
+    docker_volumes_enabled: bool,
 }
 
 pub fn run(command: ServerCommand) -> anyhow::Result<ExitCode> {
@@ -143,11 +167,13 @@ pub fn run(command: ServerCommand) -> anyhow::Result<ExitCode> {
             // Only the in-process worker connects, over loopback; a fresh token per start.
             token: uuid::Uuid::now_v7().simple().to_string(),
             work_dir: args.data_dir.join("work"),
+            storage: Some(storage_location(args.storage, &args.data_dir)),
             flows_dir: args.flows_dir.is_dir().then_some(args.flows_dir),
             secrets: secrets(std::env::vars()),
             claim_lease: Duration::from_secs(30),
             worker_lease: Duration::from_secs(30),
             basic_auth: basic_auth(args.basic_auth.as_deref())?,
+            docker: docker_settings(args.docker_volumes_enabled),
         },
         ServerCommand::Standalone(args) => server_options(args, true, true, true)?,
         ServerCommand::Executor(args) => server_options(args, true, false, false)?,
@@ -172,6 +198,11 @@ fn basic_auth(value: Option<&str>) -> anyhow::Result<Option<baton_webserver::Bas
         username: username.to_owned(),
         password: password.to_owned(),
     }))
+}
+
+/// `--storage`, or `<data-dir>/storage`.
+fn storage_location(storage: Option<String>, data_dir: &std::path::Path) -> String {
+    storage.unwrap_or_else(|| data_dir.join("storage").display().to_string())
 }
 
 /// One slot per CPU unless told otherwise.
@@ -205,11 +236,14 @@ fn server_options(
         worker_slots: if worker { default_slots(args.slots) } else { 0 },
         token: args.token,
         work_dir: args.data_dir.join("work"),
+        // The executor alone stores no files; the API and workers do.
+        storage: (webserver || worker).then(|| storage_location(args.storage, &args.data_dir)),
         flows_dir: None,
         secrets: secrets(std::env::vars()),
         basic_auth: basic_auth(args.basic_auth.as_deref())?,
         claim_lease: seconds(args.claim_lease, "--claim-lease")?,
         worker_lease: seconds(args.worker_lease, "--worker-lease")?,
+        docker: docker_settings(args.docker_volumes_enabled),
     })
 }
 
@@ -240,6 +274,13 @@ fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     options.drain_grace = Duration::try_from_secs_f64(args.drain_grace)
         .context("--drain-grace must be a non-negative number of seconds")?;
     options.secrets = secrets(std::env::vars());
+    options.docker = docker_settings(args.docker_volumes_enabled);
+    options.storage = args
+        .storage
+        .as_deref()
+        .map(baton_storage::Storage::open)
+        .transpose()
+        .context("cannot open the internal storage")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -249,6 +290,14 @@ fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         baton_worker::run(options, shutdown).await?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The engine is the one `DOCKER_HOST` names, else the local socket (bollard reads it).
+fn docker_settings(volumes_enabled: bool) -> baton_worker::DockerSettings {
+    baton_worker::DockerSettings {
+        host: None,
+        volumes_enabled,
+    }
 }
 
 /// Kestra's convention: `SECRET_<NAME>` holds the base64 value of `secret('NAME')`.

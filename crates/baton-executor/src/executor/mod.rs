@@ -15,6 +15,7 @@ mod dispatch;
 mod flows;
 mod messages;
 mod step;
+mod subflow;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,7 +25,7 @@ use baton_store::{Claimed, Store};
 use tokio::sync::mpsc;
 
 pub use commands::{kill, replay_execution, restart, resume};
-pub use create::{NewExecution, create_execution};
+pub use create::{NewExecution, create_execution, create_execution_with_id};
 pub use messages::{DISPATCH, EXECUTIONS, StepMessage};
 
 use crate::hub::{HubEvent, WorkerHub};

@@ -2,7 +2,8 @@
 //! with the widget people expect (SELECT → drop-down or radios, MULTISELECT → multiple choice,
 //! ARRAY → repeatable fields, BOOLEAN → checkbox, DATE/DATETIME/TIME → pickers, FILE →
 //! upload, JSON/YAML → text area), defaults filled in, required inputs marked. Submitting
-//! creates the execution through `create_execution` (the API's path) and opens its page; a
+//! creates the execution through `create_execution_with_id` (the API's path, files stored in
+//! internal storage first) and opens its page; a
 //! refused input is shown beside its field with everything typed kept.
 
 use std::collections::HashMap;
@@ -12,9 +13,11 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use baton_core::inputs::{InputSpec, InputType, RawInput};
-use baton_executor::executor::{Error as ExecutorError, NewExecution, create_execution};
+use baton_executor::executor::{Error as ExecutorError, NewExecution, create_execution_with_id};
+use baton_storage::ExecutionFiles;
 use indexmap::IndexMap;
 use serde_json::Value;
+use uuid::Uuid;
 
 use super::flows::FlowHeader;
 use super::view::Nav;
@@ -201,7 +204,15 @@ struct Submitted {
     files: IndexMap<String, Result<RawInput, String>>,
 }
 
-async fn read_form(state: &ApiState, mut form: Multipart) -> Result<Submitted, ApiError> {
+/// Reads the form. File parts are streamed to internal storage under execution `id` (as the
+/// API does); `uploads` is set as soon as one may have been stored, so the caller can remove
+/// them when no execution is created.
+async fn read_form(
+    state: &ApiState,
+    mut form: Multipart,
+    (namespace, flow_id, id): (&str, &str, Uuid),
+    uploads: &mut Option<ExecutionFiles>,
+) -> Result<Submitted, ApiError> {
     let bad = |error: axum::extract::multipart::MultipartError| {
         ApiError::BadRequest(format!("reading the form: {error}"))
     };
@@ -214,21 +225,31 @@ async fn read_form(state: &ApiState, mut form: Multipart) -> Result<Submitted, A
             continue;
         };
         // A file input left empty still sends a part, with an empty file name.
-        if field.file_name().is_some_and(|f| !f.is_empty()) {
-            let id = name.strip_prefix(PREFIX).unwrap_or(&name).to_owned();
-            let upload = match crate::executions::upload_input(state, &id, field).await {
-                Ok(raw) => Ok(raw),
-                Err(ApiError::Unprocessable(message)) => Err(message),
-                Err(other) => return Err(other),
-            };
-            submitted.files.insert(id, upload);
-            continue;
+        match field.file_name().map(str::to_owned) {
+            Some(file_name) if !file_name.is_empty() => {
+                let input = name.strip_prefix(PREFIX).unwrap_or(&name).to_owned();
+                let files = match uploads {
+                    Some(files) => files,
+                    None => uploads.insert(
+                        ExecutionFiles::new(namespace, flow_id, &id.to_string())
+                            .map_err(|e| ApiError::BadRequest(e.to_string()))?,
+                    ),
+                };
+                let stored =
+                    crate::files::store_input_file(state, files, &input, &file_name, field).await;
+                let upload = match stored {
+                    Ok(uri) => Ok(RawInput::File { uri }),
+                    Err(ApiError::Unprocessable(message)) => Err(message),
+                    Err(other) => return Err(other),
+                };
+                submitted.files.insert(input, upload);
+            }
+            Some(_) => {}
+            None => {
+                let text = field.text().await.map_err(bad)?;
+                submitted.texts.entry(name).or_default().push(text);
+            }
         }
-        if field.file_name().is_some() {
-            continue;
-        }
-        let text = field.text().await.map_err(bad)?;
-        submitted.texts.entry(name).or_default().push(text);
     }
     Ok(submitted)
 }
@@ -323,7 +344,17 @@ pub async fn submit(
     form: Multipart,
 ) -> PageResult {
     let (record, specs) = flow_specs(&state, &namespace, &id).await?;
-    let mut submitted = read_form(&state, form).await?;
+    // The id comes first: uploaded files are stored under it before the execution exists.
+    let execution_id = Uuid::now_v7();
+    let mut uploads = None;
+    let read = read_form(&state, form, (&namespace, &id, execution_id), &mut uploads).await;
+    let mut submitted = match read {
+        Ok(submitted) => submitted,
+        Err(error) => {
+            crate::files::discard_uploads(&state, execution_id, uploads).await;
+            return Err(error.into());
+        }
+    };
     let labels_text = submitted
         .texts
         .remove("labels")
@@ -364,20 +395,24 @@ pub async fn submit(
             labels: labels.clone(),
             trigger: None,
         };
-        match create_execution(&state.executor, request).await {
+        match create_execution_with_id(&state.executor, execution_id, request).await {
             Ok(execution) => {
-                return Ok(
-                    Redirect::to(&format!("/ui/executions/{}", execution.id)).into_response()
-                );
+                let page = format!("/ui/executions/{}", execution.id);
+                return Ok(Redirect::to(&page).into_response());
             }
             Err(ExecutorError::Inputs(message)) => {
                 let (by_input, rest) = errors_by_input(&message);
                 field_errors = by_input;
                 error = rest;
             }
-            Err(other) => return Err(ApiError::from(other).into()),
+            Err(other) => {
+                crate::files::discard_uploads(&state, execution_id, uploads).await;
+                return Err(ApiError::from(other).into());
+            }
         }
     }
+    // Nothing was created: the files uploaded with this attempt go.
+    crate::files::discard_uploads(&state, execution_id, uploads).await;
     // Shown again with what was typed; a file must be chosen again (browsers do not let a
     // page set a file field).
     let mut fields: Vec<Field> = Vec::new();
