@@ -4,7 +4,8 @@
 # It provisions what the tests need when it is missing and says so: the Rust toolchain (with
 # cargo-nextest when present), the Postgres server binaries, which baton-store's tests run
 # as a throwaway cluster (crates/baton-store/tests/store/support/postgres.rs), and the local
-# container images the Docker runner's tests use (deploy/base-images.sh).
+# container images the Docker runner's tests use (deploy/base-images.sh),
+# and Chromium with chromedriver for the web UI's browser tests.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -14,6 +15,14 @@ if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
     say "Postgres server binaries missing (no /usr/lib/postgresql/*/bin/initdb): installing postgresql"
     apt-get update
     apt-get install -y postgresql
+fi
+
+# The web UI's browser tests (tests/tests/ui/browser.rs) drive Debian's Chromium through
+# chromedriver.
+if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null; then
+    say "chromium or chromedriver missing: installing chromium and chromium-driver"
+    apt-get update
+    apt-get install -y chromium chromium-driver
 fi
 
 # The Docker runner's tests run containers of the local images (no registry is reachable).

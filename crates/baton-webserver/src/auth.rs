@@ -4,6 +4,8 @@
 //! worker hub's gRPC service, which checks its own bearer token) are never asked for it.
 //! Left open: `GET /api/v1/health` (probes carry no credentials) and webhook paths
 //! `/api/v1/executions/webhook/{namespace}/{flowId}/{key}`, whose key is their secret.
+//! The API also accepts the web UI's session cookie (see `ui/session.rs`), so the UI's scripts
+//! can call it; the UI's own pages send a browser without a session to the login page.
 
 use std::sync::Arc;
 
@@ -35,6 +37,20 @@ impl std::fmt::Debug for BasicAuth {
 }
 
 impl BasicAuth {
+    /// Whether the request carries this user's Basic credentials or a live UI session.
+    pub(crate) fn admits(&self, headers: &HeaderMap) -> bool {
+        self.accepts(headers)
+            || crate::ui::session::from_headers(headers)
+                .is_some_and(|value| crate::ui::session::is_valid(self, value, chrono::Utc::now()))
+    }
+
+    /// Whether a login form named this user. Compared in constant time, both parts always.
+    pub(crate) fn matches(&self, username: &str, password: &str) -> bool {
+        let username_ok = constant_time_eq(username.as_bytes(), self.username.as_bytes());
+        let password_ok = constant_time_eq(password.as_bytes(), self.password.as_bytes());
+        username_ok & password_ok
+    }
+
     /// Whether `headers` carry `Authorization: Basic base64(username:password)` naming this
     /// user. Both parts are compared in constant time, and both are always compared.
     fn accepts(&self, headers: &HeaderMap) -> bool {
@@ -104,7 +120,10 @@ pub(crate) async fn require_basic_auth(
     request: Request,
     next: Next,
 ) -> Response {
-    if !needs_credentials(request.uri().path()) || credentials.accepts(request.headers()) {
+    if crate::ui::is_ui_path(request.uri().path()) {
+        return crate::ui::require_login(&credentials, request, next).await;
+    }
+    if !needs_credentials(request.uri().path()) || credentials.admits(request.headers()) {
         return next.run(request).await;
     }
     let message = if request.headers().contains_key(AUTHORIZATION) {

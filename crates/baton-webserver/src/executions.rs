@@ -246,18 +246,10 @@ async fn search(
     Query(query): Query<Vec<(String, String)>>,
 ) -> ApiResult<impl IntoResponse> {
     let params = Params(query);
-    let states = params
-        .all("state")
-        .map(|text| {
-            ExecutionState::parse(&text.to_ascii_uppercase()).ok_or_else(|| {
-                ApiError::BadRequest(format!("query parameter state={text:?}: unknown state"))
-            })
-        })
-        .collect::<ApiResult<Vec<_>>>()?;
     let filter = ExecutionFilter {
         namespace: params.get("namespace").map(str::to_owned),
         flow_id: params.get("flowId").map(str::to_owned),
-        states,
+        states: states(&params)?,
         created_from: date(&params, "startDate")?,
         created_to: date(&params, "endDate")?,
         labels: params.labels()?.into_iter().collect(),
@@ -269,18 +261,33 @@ async fn search(
     let after = params.get("after").map(parse_cursor).transpose()?;
     let page = state.store.list_executions(&filter, after, size).await?;
     let results: Vec<_> = page.items.into_iter().map(|row| row.document).collect();
-    let next = page.next.map(|cursor| {
-        format!(
-            "{}_{}",
-            cursor.created_at.timestamp_nanos_opt().unwrap_or_default(),
-            cursor.id
-        )
-    });
+    let next = page.next.map(format_cursor);
     Ok(Json(json!({"results": results, "next": next})))
 }
 
+/// The opaque `next` of a search page (read back by [`parse_cursor`]).
+pub(crate) fn format_cursor(cursor: ExecutionCursor) -> String {
+    format!(
+        "{}_{}",
+        cursor.created_at.timestamp_nanos_opt().unwrap_or_default(),
+        cursor.id
+    )
+}
+
+/// Every `state=` parameter (any case).
+pub(crate) fn states(params: &Params) -> ApiResult<Vec<ExecutionState>> {
+    params
+        .all("state")
+        .map(|text| {
+            ExecutionState::parse(&text.to_ascii_uppercase()).ok_or_else(|| {
+                ApiError::BadRequest(format!("query parameter state={text:?}: unknown state"))
+            })
+        })
+        .collect()
+}
+
 /// A date parameter: RFC 3339 (`2025-01-31T10:00:00Z`) or a day (`2025-01-31`, midnight UTC).
-fn date(params: &Params, key: &str) -> ApiResult<Option<DateTime<Utc>>> {
+pub(crate) fn date(params: &Params, key: &str) -> ApiResult<Option<DateTime<Utc>>> {
     let Some(text) = params.get(key) else {
         return Ok(None);
     };
@@ -299,7 +306,7 @@ fn date(params: &Params, key: &str) -> ApiResult<Option<DateTime<Utc>>> {
 }
 
 /// The opaque `next` of a search page: `<created_at in ns since the epoch>_<id>`.
-fn parse_cursor(text: &str) -> ApiResult<ExecutionCursor> {
+pub(crate) fn parse_cursor(text: &str) -> ApiResult<ExecutionCursor> {
     text.split_once('_')
         .and_then(|(nanos, id)| {
             Some(ExecutionCursor {

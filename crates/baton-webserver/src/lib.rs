@@ -7,6 +7,9 @@
 //! status (see [`ApiError`]). With [`ApiOptions::basic_auth`] set, every route but the health
 //! check and webhooks asks for HTTP Basic credentials (see `auth.rs`).
 //!
+//! The web UI (`ui/`) is served from the same router at `/ui`: server-rendered pages over the
+//! same store and executor calls, with a login page when basic auth is on.
+//!
 //! The API is a thin adapter: flows are parsed by `baton-core`, stored by `baton-store`;
 //! executions are created by `baton-executor`'s `create_execution` and steered (kill, resume) by
 //! putting events on the executor's queue. The webserver never changes an execution document
@@ -26,6 +29,7 @@ mod flows;
 mod follow;
 mod logs;
 mod query;
+mod ui;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -112,7 +116,8 @@ impl ApiState {
     }
 }
 
-/// Every route of the API, under `/api/v1` and under the tenant path `/api/v1/main`. The caller
+/// Every route of the API, under `/api/v1` and under the tenant path `/api/v1/main`, and the
+/// web UI under `/ui` (`/` redirects there). The caller
 /// may merge other routes (the worker hub's gRPC service) onto the same router and port: the
 /// basic-auth layer wraps only these routes and the fallback, so merged routes keep their own
 /// authentication.
@@ -127,6 +132,7 @@ pub fn router(state: ApiState) -> Router {
     let router = Router::new()
         .nest("/api/v1/main", api.clone())
         .nest("/api/v1", api)
+        .merge(ui::routes())
         .fallback(no_route)
         .with_state(state);
     match basic_auth {

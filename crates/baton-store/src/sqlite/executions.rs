@@ -177,7 +177,11 @@ impl ExecutionStore for SqliteStore {
         limit: u32,
     ) -> Result<ExecutionPage> {
         let states: Vec<&str> = filter.states.iter().map(|state| state.as_str()).collect();
-        let rows: Vec<ExecutionRow> = sqlx::query_as(include_str!("sql/execution_list.sql"))
+        let sql = match after {
+            Some(_) => include_str!("sql/execution_list_after.sql"),
+            None => include_str!("sql/execution_list.sql"),
+        };
+        let rows: Vec<ExecutionRow> = sqlx::query_as(sql)
             .bind(&filter.namespace)
             .bind(&filter.flow_id)
             .bind(Json(states))
