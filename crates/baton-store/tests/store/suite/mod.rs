@@ -1,9 +1,11 @@
 //! Backend-independent checks: each takes an `Arc<dyn Store>` on a fresh, migrated database.
 
+pub mod backfills;
 pub mod executions;
 pub mod flows;
 pub mod logs_kv;
 pub mod queue;
+pub mod triggers;
 
 use std::time::Duration;
 

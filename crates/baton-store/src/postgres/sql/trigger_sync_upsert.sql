@@ -1,0 +1,14 @@
+-- A row whose fingerprint is unchanged keeps its schedule; a new or changed one starts at the
+-- given date.
+INSERT INTO triggers (namespace, flow_id, trigger_id, flow_revision, definition, fingerprint,
+                      next_fire_at)
+SELECT $1, $2, t.trigger_id, $3, t.definition, t.fingerprint, t.next_fire_at
+FROM unnest($4::text[], $5::jsonb[], $6::text[], $7::timestamptz[])
+    AS t(trigger_id, definition, fingerprint, next_fire_at)
+ON CONFLICT (namespace, flow_id, trigger_id) DO UPDATE
+SET flow_revision = EXCLUDED.flow_revision,
+    definition = EXCLUDED.definition,
+    next_fire_at = CASE WHEN triggers.fingerprint = EXCLUDED.fingerprint
+                        THEN triggers.next_fire_at ELSE EXCLUDED.next_fire_at END,
+    fingerprint = EXCLUDED.fingerprint,
+    updated_at = now()
