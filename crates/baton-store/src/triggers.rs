@@ -100,6 +100,16 @@ pub struct TriggerSync {
     pub next_fire_at: Option<DateTime<Utc>>,
 }
 
+/// One flow revision's Schedule triggers, for [`TriggerStore::sync_triggers`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowTriggers {
+    pub namespace: String,
+    pub flow_id: String,
+    pub revision: i32,
+    /// Empty for a deleted flow or one without Schedule triggers.
+    pub triggers: Vec<TriggerSync>,
+}
+
 /// Which trigger rows `list_triggers` returns, by (namespace, flow, trigger).
 #[derive(Debug, Clone, Default)]
 pub struct TriggerFilter {
@@ -209,18 +219,13 @@ pub trait TriggerStore: Send + Sync {
     /// by (namespace, id), at most `limit`.
     async fn flows_to_sync(&self, limit: u32) -> Result<Vec<FlowRecord>>;
 
-    /// Makes the flow's trigger rows match `triggers`, the Schedule triggers of `revision`
-    /// (none for a deleted flow), and records the revision as synced. Rows of triggers that
-    /// are gone are deleted and their active backfills cancelled. A row whose fingerprint is
-    /// unchanged keeps its schedule. False, changing nothing, when `revision` or a later one
-    /// was synced already (several schedulers sync at once).
-    async fn sync_triggers(
-        &self,
-        namespace: &str,
-        flow_id: &str,
-        revision: i32,
-        triggers: &[TriggerSync],
-    ) -> Result<bool>;
+    /// Makes each flow's trigger rows match its `triggers`, the Schedule triggers of
+    /// `revision` (none for a deleted flow), and records the revision as synced, for many flows
+    /// in one transaction. Rows of triggers that are gone are deleted and their active
+    /// backfills cancelled; a row whose fingerprint is unchanged keeps its schedule. A flow
+    /// whose `revision` (or a later one) was synced already is left alone: several schedulers
+    /// sync at once. Returns how many flows this call synced. The flows must be distinct.
+    async fn sync_triggers(&self, flows: &[FlowTriggers]) -> Result<usize>;
 
     async fn list_triggers(&self, filter: &TriggerFilter) -> Result<Vec<TriggerState>>;
 

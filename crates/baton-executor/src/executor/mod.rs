@@ -24,7 +24,7 @@ use baton_store::{Claimed, Store};
 use tokio::sync::mpsc;
 
 pub use commands::{kill, replay_execution, restart, resume};
-pub use create::{NewExecution, create_execution};
+pub use create::{NewExecution, create_execution, prepare_execution};
 pub use messages::{DISPATCH, EXECUTIONS, StepMessage};
 
 use crate::hub::{HubEvent, WorkerHub};

@@ -1,6 +1,6 @@
 //! Schedule trigger rows, fire keys and the scheduler's trigger transaction on Postgres.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -14,8 +14,9 @@ use super::flows::FlowRow;
 use super::{PgStore, queue};
 use crate::triggers::SCHEDULER_WAKEUP;
 use crate::{
-    Backfill, BackfillState, BackfillTx, Error, ExecutionTx, FireRecord, FlowRecord, NewBackfill,
-    Result, TriggerFilter, TriggerKey, TriggerState, TriggerStore, TriggerSync, TriggerTx,
+    Backfill, BackfillState, BackfillTx, Error, ExecutionTx, FireRecord, FlowRecord, FlowTriggers,
+    NewBackfill, Result, TriggerFilter, TriggerKey, TriggerState, TriggerStore, TriggerSync,
+    TriggerTx,
 };
 
 #[derive(FromRow)]
@@ -152,47 +153,67 @@ impl TriggerStore for PgStore {
         Ok(rows.into_iter().map(FlowRecord::from).collect())
     }
 
-    async fn sync_triggers(
-        &self,
-        namespace: &str,
-        flow_id: &str,
-        revision: i32,
-        triggers: &[TriggerSync],
-    ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
-        let marked: Option<i32> = sqlx::query_scalar(include_str!("sql/trigger_sync_mark.sql"))
-            .bind(namespace)
-            .bind(flow_id)
-            .bind(revision)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if marked.is_none() {
-            return Ok(false);
+    async fn sync_triggers(&self, flows: &[FlowTriggers]) -> Result<usize> {
+        if flows.is_empty() {
+            return Ok(0);
         }
-        let ids: Vec<&str> = triggers.iter().map(|t| t.trigger_id.as_str()).collect();
-        sqlx::query(include_str!("sql/backfill_cancel_gone.sql"))
-            .bind(namespace)
-            .bind(flow_id)
-            .bind(&ids)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(include_str!("sql/trigger_sync_delete.sql"))
-            .bind(namespace)
-            .bind(flow_id)
-            .bind(&ids)
-            .execute(&mut *tx)
-            .await?;
-        if !triggers.is_empty() {
-            let definitions: Vec<Json<&Value>> =
-                triggers.iter().map(|t| Json(&t.definition)).collect();
-            let fingerprints: Vec<&str> = triggers.iter().map(|t| t.fingerprint.as_str()).collect();
-            let next: Vec<Option<DateTime<Utc>>> =
-                triggers.iter().map(|t| t.next_fire_at).collect();
-            sqlx::query(include_str!("sql/trigger_sync_upsert.sql"))
-                .bind(namespace)
-                .bind(flow_id)
-                .bind(revision)
+        let mut tx = self.pool.begin().await?;
+        let namespaces: Vec<&str> = flows.iter().map(|f| f.namespace.as_str()).collect();
+        let ids: Vec<&str> = flows.iter().map(|f| f.flow_id.as_str()).collect();
+        let revisions: Vec<i32> = flows.iter().map(|f| f.revision).collect();
+        let marked: Vec<(String, String)> =
+            sqlx::query_as(include_str!("sql/trigger_sync_mark.sql"))
+                .bind(&namespaces)
                 .bind(&ids)
+                .bind(&revisions)
+                .fetch_all(&mut *tx)
+                .await?;
+        let marked: HashSet<(&str, &str)> = marked
+            .iter()
+            .map(|(namespace, id)| (namespace.as_str(), id.as_str()))
+            .collect();
+        let synced: Vec<&FlowTriggers> = flows
+            .iter()
+            .filter(|f| marked.contains(&(f.namespace.as_str(), f.flow_id.as_str())))
+            .collect();
+        if synced.is_empty() {
+            return Ok(0);
+        }
+        let flow_namespaces: Vec<&str> = synced.iter().map(|f| f.namespace.as_str()).collect();
+        let flow_ids: Vec<&str> = synced.iter().map(|f| f.flow_id.as_str()).collect();
+        let rows: Vec<(&FlowTriggers, &TriggerSync)> = synced
+            .iter()
+            .flat_map(|flow| flow.triggers.iter().map(move |trigger| (*flow, trigger)))
+            .collect();
+        let row_namespaces: Vec<&str> = rows.iter().map(|(f, _)| f.namespace.as_str()).collect();
+        let row_flows: Vec<&str> = rows.iter().map(|(f, _)| f.flow_id.as_str()).collect();
+        let row_triggers: Vec<&str> = rows.iter().map(|(_, t)| t.trigger_id.as_str()).collect();
+        for sql in [
+            include_str!("sql/backfill_cancel_gone.sql"),
+            include_str!("sql/trigger_sync_delete.sql"),
+        ] {
+            sqlx::query(sql)
+                .bind(&flow_namespaces)
+                .bind(&flow_ids)
+                .bind(&row_namespaces)
+                .bind(&row_flows)
+                .bind(&row_triggers)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if !rows.is_empty() {
+            let revisions: Vec<i32> = rows.iter().map(|(f, _)| f.revision).collect();
+            let definitions: Vec<Json<&Value>> =
+                rows.iter().map(|(_, t)| Json(&t.definition)).collect();
+            let fingerprints: Vec<&str> =
+                rows.iter().map(|(_, t)| t.fingerprint.as_str()).collect();
+            let next: Vec<Option<DateTime<Utc>>> =
+                rows.iter().map(|(_, t)| t.next_fire_at).collect();
+            sqlx::query(include_str!("sql/trigger_sync_upsert.sql"))
+                .bind(&row_namespaces)
+                .bind(&row_flows)
+                .bind(&row_triggers)
+                .bind(revisions)
                 .bind(definitions)
                 .bind(fingerprints)
                 .bind(next)
@@ -200,7 +221,7 @@ impl TriggerStore for PgStore {
                 .await?;
         }
         tx.commit().await?;
-        Ok(true)
+        Ok(synced.len())
     }
 
     async fn list_triggers(&self, filter: &TriggerFilter) -> Result<Vec<TriggerState>> {

@@ -16,8 +16,8 @@ use super::flows::FlowRow;
 use super::{SqliteStore, from_micros, micros, now_micros};
 use crate::triggers::SCHEDULER_WAKEUP;
 use crate::{
-    Backfill, BackfillState, BackfillTx, Error, ExecutionTx, FireRecord, FlowRecord, NewBackfill,
-    Result, TriggerFilter, TriggerKey, TriggerState, TriggerStore, TriggerSync, TriggerTx,
+    Backfill, BackfillState, BackfillTx, Error, ExecutionTx, FireRecord, FlowRecord, FlowTriggers,
+    NewBackfill, Result, TriggerFilter, TriggerKey, TriggerState, TriggerStore, TriggerTx,
 };
 
 #[derive(FromRow)]
@@ -162,53 +162,55 @@ impl TriggerStore for SqliteStore {
         rows.into_iter().map(FlowRecord::try_from).collect()
     }
 
-    async fn sync_triggers(
-        &self,
-        namespace: &str,
-        flow_id: &str,
-        revision: i32,
-        triggers: &[TriggerSync],
-    ) -> Result<bool> {
+    async fn sync_triggers(&self, flows: &[FlowTriggers]) -> Result<usize> {
         let mut tx = self.begin_immediate().await?;
-        let marked: Option<i32> = sqlx::query_scalar(include_str!("sql/trigger_sync_mark.sql"))
-            .bind(namespace)
-            .bind(flow_id)
-            .bind(revision)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if marked.is_none() {
-            return Ok(false);
-        }
         let now = now_micros();
-        let ids: Vec<&str> = triggers.iter().map(|t| t.trigger_id.as_str()).collect();
-        sqlx::query(include_str!("sql/backfill_cancel_gone.sql"))
-            .bind(namespace)
-            .bind(flow_id)
-            .bind(Json(&ids))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(include_str!("sql/trigger_sync_delete.sql"))
-            .bind(namespace)
-            .bind(flow_id)
-            .bind(Json(&ids))
-            .execute(&mut *tx)
-            .await?;
-        for trigger in triggers {
-            sqlx::query(include_str!("sql/trigger_sync_upsert.sql"))
-                .bind(namespace)
-                .bind(flow_id)
-                .bind(&trigger.trigger_id)
-                .bind(revision)
-                .bind(Json(&trigger.definition))
-                .bind(&trigger.fingerprint)
-                .bind(trigger.next_fire_at.map(micros))
+        let mut synced = 0;
+        for flow in flows {
+            let marked: Option<i32> = sqlx::query_scalar(include_str!("sql/trigger_sync_mark.sql"))
+                .bind(&flow.namespace)
+                .bind(&flow.flow_id)
+                .bind(flow.revision)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if marked.is_none() {
+                continue;
+            }
+            synced += 1;
+            let ids: Vec<&str> = flow
+                .triggers
+                .iter()
+                .map(|t| t.trigger_id.as_str())
+                .collect();
+            sqlx::query(include_str!("sql/backfill_cancel_gone.sql"))
+                .bind(&flow.namespace)
+                .bind(&flow.flow_id)
+                .bind(Json(&ids))
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
+            sqlx::query(include_str!("sql/trigger_sync_delete.sql"))
+                .bind(&flow.namespace)
+                .bind(&flow.flow_id)
+                .bind(Json(&ids))
+                .execute(&mut *tx)
+                .await?;
+            for trigger in &flow.triggers {
+                sqlx::query(include_str!("sql/trigger_sync_upsert.sql"))
+                    .bind(&flow.namespace)
+                    .bind(&flow.flow_id)
+                    .bind(&trigger.trigger_id)
+                    .bind(flow.revision)
+                    .bind(Json(&trigger.definition))
+                    .bind(&trigger.fingerprint)
+                    .bind(trigger.next_fire_at.map(micros))
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         tx.commit().await?;
-        Ok(true)
+        Ok(synced)
     }
 
     async fn list_triggers(&self, filter: &TriggerFilter) -> Result<Vec<TriggerState>> {

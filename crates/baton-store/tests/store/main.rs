@@ -54,6 +54,7 @@ conformance! {
     logs_kv::kv_values_expire_after_their_ttl,
     triggers::sync_creates_keeps_restarts_and_deletes_trigger_rows,
     triggers::list_triggers_filters_by_namespace_prefix_and_flow,
+    triggers::sync_takes_many_flows_at_once_and_skips_those_already_synced,
     triggers::fire_commits_execution_message_key_and_state_together,
     triggers::a_date_fires_once_and_a_dropped_fire_leaves_nothing,
     triggers::ended_executions_reports_ended_and_missing_ones,

@@ -92,7 +92,7 @@ async fn notify_wakes_a_consumer_in_another_process() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_trigger_another_scheduler_is_firing_is_skipped_then_free_again() {
-    use baton_store::{FlowStore, TriggerKey, TriggerStore, TriggerSync};
+    use baton_store::{FlowStore, FlowTriggers, TriggerKey, TriggerStore, TriggerSync};
     let store = support::pg_store().await;
     store
         .deploy_flow("ns", "f", "id: f\nnamespace: ns\ntasks: []\n", false)
@@ -104,7 +104,13 @@ async fn a_trigger_another_scheduler_is_firing_is_skipped_then_free_again() {
         fingerprint: "x".into(),
         next_fire_at: None,
     };
-    store.sync_triggers("ns", "f", 1, &[row]).await.unwrap();
+    let flow = FlowTriggers {
+        namespace: "ns".into(),
+        flow_id: "f".into(),
+        revision: 1,
+        triggers: vec![row],
+    };
+    store.sync_triggers(&[flow]).await.unwrap();
     let key = TriggerKey::new("ns", "f", "t");
     let held = store.lock_trigger(&key, true).await.unwrap().expect("free");
     let skipped = tokio::time::timeout(Duration::from_secs(5), store.lock_trigger(&key, true))

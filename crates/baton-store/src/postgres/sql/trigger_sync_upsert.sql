@@ -2,9 +2,8 @@
 -- given date.
 INSERT INTO triggers (namespace, flow_id, trigger_id, flow_revision, definition, fingerprint,
                       next_fire_at)
-SELECT $1, $2, t.trigger_id, $3, t.definition, t.fingerprint, t.next_fire_at
-FROM unnest($4::text[], $5::jsonb[], $6::text[], $7::timestamptz[])
-    AS t(trigger_id, definition, fingerprint, next_fire_at)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int4[], $5::jsonb[], $6::text[],
+                     $7::timestamptz[])
 ON CONFLICT (namespace, flow_id, trigger_id) DO UPDATE
 SET flow_revision = EXCLUDED.flow_revision,
     definition = EXCLUDED.definition,

@@ -8,6 +8,8 @@ use baton_store::{
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use super::SyncFlow;
+
 const FLOW: &str = "id: taxi\nnamespace: zoomcamp\ntasks: []\n";
 
 fn at(text: &str) -> DateTime<Utc> {
@@ -32,7 +34,7 @@ async fn with_trigger(store: &Arc<dyn Store>) {
         next_fire_at: Some(at("2026-12-01T09:00:00Z")),
     };
     store
-        .sync_triggers("zoomcamp", "taxi", 1, &[row])
+        .sync_flow("zoomcamp", "taxi", 1, &[row])
         .await
         .unwrap();
 }
@@ -195,12 +197,7 @@ pub async fn deleting_a_trigger_cancels_its_active_backfill(store: Arc<dyn Store
         .deploy_flow("zoomcamp", "taxi", &edited, false)
         .await
         .unwrap();
-    assert!(
-        store
-            .sync_triggers("zoomcamp", "taxi", 2, &[])
-            .await
-            .unwrap()
-    );
+    assert!(store.sync_flow("zoomcamp", "taxi", 2, &[]).await.unwrap());
     let read = store.get_backfill(backfill.id).await.unwrap();
     assert_eq!(read.state, BackfillState::Cancelled);
 }

@@ -2,11 +2,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use baton_store::{
-    Error, Execution, ExecutionState, FireRecord, NewMessage, SCHEDULER_WAKEUP, Store,
-    TriggerFilter, TriggerKey, TriggerSync,
+    Error, Execution, ExecutionState, FireRecord, FlowTriggers, NewMessage, SCHEDULER_WAKEUP,
+    Store, TriggerFilter, TriggerKey, TriggerSync,
 };
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
+
+use super::SyncFlow;
 
 const Q: &str = "executions";
 const FLOW: &str = "id: nightly\nnamespace: company.team\ntasks: []\n";
@@ -37,7 +39,7 @@ async fn with_trigger(store: &Arc<dyn Store>) {
         .await
         .unwrap();
     let synced = store
-        .sync_triggers(
+        .sync_flow(
             "company.team",
             "nightly",
             1,
@@ -93,14 +95,14 @@ pub async fn sync_creates_keeps_restarts_and_deletes_trigger_rows(store: Arc<dyn
     ];
     assert!(
         store
-            .sync_triggers("company.team", "nightly", 1, &first)
+            .sync_flow("company.team", "nightly", 1, &first)
             .await
             .unwrap()
     );
     assert!(store.flows_to_sync(100).await.unwrap().is_empty());
     assert!(
         !store
-            .sync_triggers("company.team", "nightly", 1, &first)
+            .sync_flow("company.team", "nightly", 1, &first)
             .await
             .unwrap(),
         "a revision syncs once"
@@ -127,7 +129,7 @@ pub async fn sync_creates_keeps_restarts_and_deletes_trigger_rows(store: Arc<dyn
     ];
     assert!(
         store
-            .sync_triggers("company.team", "nightly", 2, &second)
+            .sync_flow("company.team", "nightly", 2, &second)
             .await
             .unwrap()
     );
@@ -146,7 +148,7 @@ pub async fn sync_creates_keeps_restarts_and_deletes_trigger_rows(store: Arc<dyn
     );
     assert!(
         !store
-            .sync_triggers("company.team", "nightly", 1, &first)
+            .sync_flow("company.team", "nightly", 1, &first)
             .await
             .unwrap(),
         "an older revision changes nothing"
@@ -158,7 +160,7 @@ pub async fn sync_creates_keeps_restarts_and_deletes_trigger_rows(store: Arc<dyn
     assert_eq!((tombstone[0].revision, tombstone[0].deleted), (3, true));
     assert!(
         store
-            .sync_triggers("company.team", "nightly", 3, &[])
+            .sync_flow("company.team", "nightly", 3, &[])
             .await
             .unwrap()
     );
@@ -187,7 +189,7 @@ pub async fn list_triggers_filters_by_namespace_prefix_and_flow(store: Arc<dyn S
             .await
             .unwrap();
         store
-            .sync_triggers(
+            .sync_flow(
                 namespace,
                 flow,
                 1,
@@ -342,4 +344,53 @@ pub async fn updates_through_a_waiting_lock_apply_in_turn(store: Arc<dyn Store>)
         store.lock_trigger(&key("missing"), false).await,
         Err(Error::TriggerNotFound(_))
     ));
+}
+
+pub async fn sync_takes_many_flows_at_once_and_skips_those_already_synced(store: Arc<dyn Store>) {
+    let mut batch = Vec::new();
+    for n in 0..50 {
+        let id = format!("flow{n}");
+        let source = format!("id: {id}\nnamespace: bulk\ntasks: []\n");
+        store
+            .deploy_flow("bulk", &id, &source, false)
+            .await
+            .unwrap();
+        batch.push(FlowTriggers {
+            namespace: "bulk".into(),
+            flow_id: id,
+            revision: 1,
+            triggers: vec![
+                sync("a", "@daily", "2021-01-01T00:00:00Z"),
+                sync("b", "@hourly", "2021-01-01T01:00:00Z"),
+            ],
+        });
+    }
+    assert_eq!(store.sync_triggers(&batch[..10]).await.unwrap(), 10);
+    assert_eq!(store.flows_to_sync(1000).await.unwrap().len(), 40);
+    assert_eq!(
+        store.sync_triggers(&batch).await.unwrap(),
+        40,
+        "the first ten were synced"
+    );
+    assert!(store.flows_to_sync(1000).await.unwrap().is_empty());
+    let rows = store
+        .list_triggers(&TriggerFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 100);
+    // A revision that drops trigger `b` of one flow deletes that row only.
+    let mut edited = batch[3].clone();
+    edited.revision = 2;
+    edited.triggers.truncate(1);
+    assert_eq!(store.sync_triggers(&[edited]).await.unwrap(), 1);
+    let rows = store
+        .list_triggers(&TriggerFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 99);
+    assert!(
+        !rows
+            .iter()
+            .any(|r| r.key.flow_id == "flow3" && r.key.trigger_id == "b")
+    );
 }
