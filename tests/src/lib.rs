@@ -67,8 +67,16 @@ impl TestClusterBuilder {
     pub async fn start(self) -> anyhow::Result<TestCluster> {
         let dir = std::env::temp_dir().join(format!("baton-cluster-{}", uuid::Uuid::now_v7()));
         std::fs::create_dir_all(&dir)?;
+        let mut database_url = None;
         let store: Arc<dyn Store> = if self.postgres {
-            Arc::new(baton_store::testing::pg_store().await)
+            // By URL, so `baton` processes a test starts can share the database.
+            let url = baton_store::testing::PgServer::get()
+                .fresh_database_url()
+                .await;
+            let store = baton_store::PgStore::connect(baton_store::PgStoreOptions::from_url(&url)?);
+            store.migrate().await?;
+            database_url = Some(url);
+            Arc::new(store)
         } else {
             let store = SqliteStore::connect(SqliteStoreOptions::new(dir.join("baton.db"))).await?;
             store.migrate().await?;
@@ -84,6 +92,7 @@ impl TestClusterBuilder {
         let first = &nodes[0];
         let cluster = TestCluster {
             store,
+            database_url,
             executor: first.executor.clone(),
             hub: first.hub.clone(),
             url: first.url.clone(),
@@ -145,6 +154,8 @@ async fn start_node(
 
 pub struct TestCluster {
     pub store: Arc<dyn Store>,
+    /// The Postgres database's URL, for `baton` processes; `None` on SQLite.
+    pub database_url: Option<String>,
     /// The first node's executor and hub.
     pub executor: Arc<ExecutorState>,
     pub hub: WorkerHub,

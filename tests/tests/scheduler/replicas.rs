@@ -1,0 +1,1 @@
+//! Several scheduler processes.
