@@ -195,3 +195,94 @@ async fn read(ctx: &Context, id: Uuid) -> Result<BackfillOutcome, Error> {
         Err(error) => Err(error.into()),
     }
 }
+
+/// The time zone the trigger's dates are read in.
+pub async fn zone(store: &dyn Store, key: &TriggerKey) -> Result<chrono_tz::Tz, Error> {
+    let trigger = store.get_trigger(key).await?;
+    let definition: ScheduleDefinition =
+        serde_json::from_value(trigger.definition).map_err(|e| Error::Definition {
+            trigger: key.to_string(),
+            reason: e.to_string(),
+        })?;
+    definition
+        .schedule()
+        .map(|schedule| schedule.zone())
+        .map_err(|reason| Error::Definition {
+            trigger: key.to_string(),
+            reason,
+        })
+}
+
+/// Reads a backfill bound: RFC 3339 (`2021-01-01T00:00:00Z`), or a local date-time or a date
+/// read in the trigger's zone. A date alone is its first instant, or with `end_of_day` its last
+/// second, so `--end 2021-07-31` includes the 31st.
+pub fn parse_date(
+    text: &str,
+    zone: chrono_tz::Tz,
+    end_of_day: bool,
+) -> Result<DateTime<Utc>, Error> {
+    use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
+    let text = text.trim();
+    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        return Ok(at.with_timezone(&Utc));
+    }
+    let local = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S")
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S"))
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M"))
+        .ok()
+        .or_else(|| {
+            let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+            let time = if end_of_day {
+                NaiveTime::from_hms_opt(23, 59, 59)?
+            } else {
+                NaiveTime::MIN
+            };
+            Some(date.and_time(time))
+        })
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "cannot read '{text}' as a date: expected 2021-01-31, 2021-01-31T09:00:00 or 2021-01-31T09:00:00+01:00"
+            ))
+        })?;
+    // The earlier instant of a repeated local time; a time in a spring-forward gap is read
+    // an hour later, as the clock shows it.
+    zone.from_local_datetime(&local)
+        .earliest()
+        .or_else(|| {
+            zone.from_local_datetime(&(local + chrono::TimeDelta::hours(1)))
+                .earliest()
+        })
+        .map(|at| at.with_timezone(&Utc))
+        .ok_or_else(|| Error::Invalid(format!("'{text}' does not exist in {zone}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_read_in_the_trigger_zone() {
+        let paris = chrono_tz::Europe::Paris;
+        let at = |t: &str| DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&Utc);
+        assert_eq!(
+            parse_date("2021-01-01", paris, false).unwrap(),
+            at("2021-01-01T00:00:00+01:00")
+        );
+        assert_eq!(
+            parse_date("2021-07-31", paris, true).unwrap(),
+            at("2021-07-31T23:59:59+02:00")
+        );
+        assert_eq!(
+            parse_date("2021-03-01T09:00:00", paris, false).unwrap(),
+            at("2021-03-01T09:00:00+01:00")
+        );
+        assert_eq!(
+            parse_date("2021-03-01T09:00:00Z", paris, false).unwrap(),
+            at("2021-03-01T09:00:00Z")
+        );
+        let bad = parse_date("March 1st", paris, false)
+            .unwrap_err()
+            .to_string();
+        assert!(bad.contains("cannot read 'March 1st' as a date"), "{bad}");
+    }
+}

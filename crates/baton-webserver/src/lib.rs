@@ -25,6 +25,7 @@ mod flows;
 mod follow;
 mod logs;
 mod query;
+mod triggers;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -111,7 +112,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/health", get(health))
         .merge(flows::routes())
         .merge(executions::routes())
-        .merge(logs::routes());
+        .merge(logs::routes())
+        .merge(triggers::routes());
     let basic_auth = state.options.basic_auth.clone();
     let router = Router::new()
         .nest("/api/v1/main", api.clone())
