@@ -340,11 +340,11 @@ fn progress_line(backfill: &Value) -> String {
     let total = backfill["total"].as_u64().unwrap_or(0);
     let created = backfill["created"].as_u64().unwrap_or(0);
     let ended = backfill["ended"].as_u64().unwrap_or(0);
-    let filled = if total == 0 {
-        BAR_WIDTH
-    } else {
-        usize::try_from(ended * BAR_WIDTH as u64 / total).unwrap_or(BAR_WIDTH)
-    };
+    // An empty backfill is complete.
+    let filled = (ended * BAR_WIDTH as u64)
+        .checked_div(total)
+        .map_or(BAR_WIDTH, |filled| usize::try_from(filled).unwrap_or(BAR_WIDTH))
+        .min(BAR_WIDTH);
     let mut line = format!(
         "[{}{}] {created}/{total} created, {ended} ended  {}",
         "#".repeat(filled),
