@@ -39,7 +39,7 @@ use uuid::Uuid;
 pub use backfill::MAX_BACKFILL_DATES;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use definition::ScheduleDefinition;
-pub use runtime::Scheduler;
+pub use runtime::{Ready, Scheduler};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

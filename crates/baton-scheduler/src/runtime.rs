@@ -7,7 +7,7 @@ use std::sync::Arc;
 use baton_core::parse::FlowParser;
 use baton_executor::executor::ExecutorState;
 use baton_store::{Backfill, BackfillState, SCHEDULER_WAKEUP, Store, TriggerFilter, TriggerKey};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
@@ -30,6 +30,16 @@ pub(crate) struct Context {
 /// The scheduler role. Any number may run against one store.
 pub struct Scheduler {
     context: Context,
+    ready: Option<oneshot::Sender<Ready>>,
+}
+
+/// What a scheduler had loaded when it first armed its timer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ready {
+    /// Schedule triggers in memory.
+    pub triggers: usize,
+    /// Of those and the running backfills, how many wait in the timer.
+    pub armed: usize,
 }
 
 impl Scheduler {
@@ -46,7 +56,14 @@ impl Scheduler {
                 options,
                 reports: None,
             },
+            ready: None,
         }
+    }
+
+    /// Tells `ready` once the first sync and load are done and the timer is armed.
+    pub fn with_ready(mut self, ready: oneshot::Sender<Ready>) -> Self {
+        self.ready = Some(ready);
+        self
     }
 
     /// Reports every execution this scheduler creates, once committed.
@@ -72,6 +89,12 @@ impl Scheduler {
             tasks: JoinSet::new(),
         };
         runtime.refresh().await;
+        if let Some(ready) = self.ready {
+            let _ = ready.send(Ready {
+                triggers: runtime.triggers.len(),
+                armed: runtime.timer.len(),
+            });
+        }
         let mut blocked_poll = tokio::time::interval(context.options.blocked_poll);
         let mut resync = tokio::time::interval(context.options.resync_interval);
         resync.reset();
@@ -130,20 +153,25 @@ impl Runtime {
     /// changed. Failures are logged; the next wake-up or resync tries again.
     async fn refresh(&mut self) {
         let store = self.context.store.as_ref();
+        let t0 = std::time::Instant::now();
         match crate::sync::sync_flows(store, &self.parser, self.context.clock.now()).await {
             Ok(0) => {}
             Ok(synced) => tracing::info!(synced, "synced trigger rows from flows"),
             Err(error) => tracing::warn!(%error, "syncing trigger rows failed"),
         }
+        let t1 = std::time::Instant::now();
         if let Err(error) = self.reload().await {
             tracing::warn!(%error, "reloading triggers failed");
         }
+        eprintln!("TIMING sync {:?} reload {:?}", t1 - t0, t1.elapsed());
     }
 
     async fn reload(&mut self) -> Result<(), Error> {
         let context = self.context.clone();
         let store = context.store.as_ref();
+        let t = std::time::Instant::now();
         let rows = store.list_triggers(&TriggerFilter::default()).await?;
+        eprintln!("TIMING list_triggers {:?}", t.elapsed());
         let mut seen = HashSet::with_capacity(rows.len());
         for row in rows {
             let key = match self.triggers.get_key_value(&row.key) {

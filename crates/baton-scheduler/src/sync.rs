@@ -20,7 +20,9 @@ pub(crate) async fn sync_flows(
 ) -> Result<usize, Error> {
     let mut synced = 0;
     loop {
+        let t = std::time::Instant::now();
         let flows = store.flows_to_sync(BATCH).await?;
+        eprintln!("TIMING flows_to_sync {:?} {}", t.elapsed(), flows.len());
         if flows.is_empty() {
             return Ok(synced);
         }

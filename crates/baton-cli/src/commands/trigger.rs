@@ -343,7 +343,9 @@ fn progress_line(backfill: &Value) -> String {
     // An empty backfill is complete.
     let filled = (ended * BAR_WIDTH as u64)
         .checked_div(total)
-        .map_or(BAR_WIDTH, |filled| usize::try_from(filled).unwrap_or(BAR_WIDTH))
+        .map_or(BAR_WIDTH, |filled| {
+            usize::try_from(filled).unwrap_or(BAR_WIDTH)
+        })
         .min(BAR_WIDTH);
     let mut line = format!(
         "[{}{}] {created}/{total} created, {ended} ended  {}",
