@@ -21,7 +21,7 @@ use baton_store::{PgStore, PgStoreOptions, Store};
 use chrono::{DateTime, TimeDelta, Timelike, Utc};
 use tokio::sync::{mpsc, oneshot};
 
-const SCHEDULES: usize = 2_000;
+const SCHEDULES: usize = 10_000;
 const FIRES: usize = 1_000;
 
 async fn store() -> anyhow::Result<Arc<dyn Store>> {
@@ -193,6 +193,7 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        load_and_arm().await
+        load_and_arm().await?;
+        lateness().await
     })
 }

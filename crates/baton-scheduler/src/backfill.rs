@@ -131,7 +131,8 @@ pub(crate) async fn fire_backfill(
         .schedule
         .next_after(date)
         .filter(|next| *next <= backfill.end);
-    let prepared = prepare(ctx, trigger, date, Some(backfill)).await?;
+    let mut prepared = prepare(ctx, trigger, date, Some(backfill)).await?;
+    prepared.created_at(ctx.clock.now());
     let Some(mut tx) = lock(ctx, backfill.id).await? else {
         tokio::time::sleep(ctx.options.busy_retry).await;
         return read(ctx, backfill.id).await;

@@ -69,16 +69,27 @@ pub(crate) async fn fire_trigger(ctx: &Context, armed: &Armed) -> Result<Trigger
         late_maximum_delay: definition.late_maximum_delay.and_then(|d| d.to_chrono()),
         missed_after: TimeDelta::from_std(ctx.options.missed_after).unwrap_or(TimeDelta::MAX),
     };
+    // Armed a little ahead of its date: build the execution now, off the critical path, then
+    // wait for the date itself.
+    let mut early = None;
+    if let Some(due) = armed.state.next_fire_at.filter(|due| *due > ctx.clock.now()) {
+        early = Some(prepare(ctx, armed, due, None).await?);
+        while ctx.clock.now() < due {
+            ctx.clock.sleep_until(due).await;
+        }
+    }
     let now = ctx.clock.now();
     let (date, next) = match plan::decide(&armed.schedule, armed.state.next_fire_at, now, &policy) {
         // The clock went back since the trigger was armed: arm it again.
-        Decision::Wait(_) | Decision::Done => {
-            return Ok(TriggerOutcome::Updated(armed.state.clone()));
-        }
+        Decision::Wait(_) | Decision::Done => return Ok(TriggerOutcome::Updated(armed.state.clone())),
         Decision::Skip { next } => return skip(ctx, armed, next).await,
         Decision::Fire { date, next } => (date, next),
     };
-    let prepared = prepare(ctx, armed, date, None).await?;
+    let mut prepared = match early.filter(|early| early.date == date) {
+        Some(early) => early,
+        None => prepare(ctx, armed, date, None).await?,
+    };
+    prepared.created_at(now);
     let Some(mut tx) = lock(ctx, &armed.key).await? else {
         return busy(ctx, &armed.key).await;
     };
@@ -198,8 +209,28 @@ async fn step_over_fired_date(
 
 /// An execution ready to insert, with the messages that start it.
 pub(crate) struct Prepared {
+    /// The fire date it was built for.
+    pub(crate) date: DateTime<Utc>,
     pub(crate) row: baton_store::Execution,
+    pub(crate) execution: Execution,
     pub(crate) messages: Vec<NewMessage>,
+}
+
+impl Prepared {
+    /// Dates the execution's creation at `at` (it may have been built ahead of its date).
+    pub(crate) fn created_at(&mut self, at: DateTime<Utc>) {
+        if self.row.created_at >= at {
+            return;
+        }
+        self.row.created_at = at;
+        self.execution.created_at = at;
+        for change in &mut self.execution.history {
+            change.at = change.at.max(at);
+        }
+        self.execution.ended_at = self.execution.ended_at.map(|ended| ended.max(at));
+        self.row.ended_at = self.execution.ended_at;
+        self.row.document = serde_json::to_value(&self.execution).unwrap_or_default();
+    }
 }
 
 /// Builds the execution of `date`: the trigger's inputs and labels (a backfill's override
@@ -240,12 +271,14 @@ pub(crate) async fn prepare(
     };
     match prepare_execution(&ctx.executor, request).await {
         Ok((row, execution)) => Ok(Prepared {
+            date,
             messages: vec![StepMessage::message(&execution.id, Vec::new())],
             row,
+            execution,
         }),
         Err(baton_executor::executor::Error::Inputs(reason)) => {
             tracing::warn!(trigger = %armed.key, %date, %reason, "the flow refused the trigger's inputs");
-            Ok(failed(armed, labels, trigger, reason))
+            Ok(failed(armed, date, labels, trigger, reason))
         }
         Err(error) => Err(error.into()),
     }
@@ -254,6 +287,7 @@ pub(crate) async fn prepare(
 /// A FAILED execution recording why the date could not run.
 fn failed(
     armed: &Armed,
+    date: DateTime<Utc>,
     labels: indexmap::IndexMap<String, String>,
     trigger: serde_json::Value,
     reason: String,
@@ -285,7 +319,9 @@ fn failed(
         .collect();
     row.document = serde_json::to_value(&execution).unwrap_or_default();
     Prepared {
+        date,
         row,
+        execution,
         messages: Vec::new(),
     }
 }

@@ -67,8 +67,11 @@ pub struct SchedulerOptions {
     pub busy_retry: Duration,
     /// Flows and trigger rows are read again this often even without a wake-up.
     pub resync_interval: Duration,
-    /// Fires (store transactions) in flight at once.
+    /// Fires in flight at once (a fire armed ahead waits for its date in flight).
     pub max_concurrent_fires: usize,
+    /// A trigger's execution is built this long before its date (flow read, inputs resolved),
+    /// so at the date only the transaction remains.
+    pub prepare_ahead: Duration,
     /// After a failed fire (the store unreachable…), the trigger is tried again this much later.
     pub retry_after: Duration,
 }
@@ -80,7 +83,8 @@ impl Default for SchedulerOptions {
             blocked_poll: Duration::from_millis(250),
             busy_retry: Duration::from_millis(20),
             resync_interval: Duration::from_secs(60),
-            max_concurrent_fires: 8,
+            max_concurrent_fires: 64,
+            prepare_ahead: Duration::from_millis(500),
             retry_after: Duration::from_secs(1),
         }
     }

@@ -251,7 +251,11 @@ impl Runtime {
             (Some(next), Some(execution)) if state.is_waiting() && next <= now => {
                 self.blocked.insert(target, execution);
             }
-            (Some(next), _) => self.timer.arm(target, next),
+            (Some(next), _) => {
+                let ahead = chrono::TimeDelta::from_std(self.context.options.prepare_ahead)
+                    .unwrap_or_default();
+                self.timer.arm(target, next - ahead);
+            }
             (None, _) => {}
         }
         self.triggers.insert(key, armed);
