@@ -67,8 +67,16 @@ impl TestClusterBuilder {
     pub async fn start(self) -> anyhow::Result<TestCluster> {
         let dir = std::env::temp_dir().join(format!("baton-cluster-{}", uuid::Uuid::now_v7()));
         std::fs::create_dir_all(&dir)?;
+        let mut database_url = None;
         let store: Arc<dyn Store> = if self.postgres {
-            Arc::new(baton_store::testing::pg_store().await)
+            // By URL, so `baton` processes a test starts can share the database.
+            let url = baton_store::testing::PgServer::get()
+                .fresh_database_url()
+                .await;
+            let store = baton_store::PgStore::connect(baton_store::PgStoreOptions::from_url(&url)?);
+            store.migrate().await?;
+            database_url = Some(url);
+            Arc::new(store)
         } else {
             let store = SqliteStore::connect(SqliteStoreOptions::new(dir.join("baton.db"))).await?;
             store.migrate().await?;
@@ -86,6 +94,7 @@ impl TestClusterBuilder {
         let cluster = TestCluster {
             store,
             storage,
+            database_url,
             executor: first.executor.clone(),
             hub: first.hub.clone(),
             url: first.url.clone(),
@@ -149,6 +158,8 @@ pub struct TestCluster {
     pub store: Arc<dyn Store>,
     /// Internal storage (a directory under `dir`), shared by every worker of the cluster.
     pub storage: baton_storage::Storage,
+    /// The Postgres database's URL, for `baton` processes; `None` on SQLite.
+    pub database_url: Option<String>,
     /// The first node's executor and hub.
     pub executor: Arc<ExecutorState>,
     pub hub: WorkerHub,

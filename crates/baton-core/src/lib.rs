@@ -5,6 +5,7 @@
 //! - [`template`] renders `{{ }}` templates in Kestra's Pebble dialect.
 //! - [`inputs`] types, validates and coerces flow inputs.
 //! - [`topology`] is the task graph that the UI and CLI draw.
+//! - [`schedule`] computes the fire dates of Schedule triggers in their time zone.
 //!
 //! Invariant: this crate does no IO. Anything that needs the outside world (secrets, the KV
 //! store, files) reaches it through a trait that the caller implements.
@@ -17,6 +18,7 @@ pub mod execution;
 pub mod flow;
 pub mod inputs;
 pub mod parse;
+pub mod schedule;
 pub mod template;
 pub mod topology;
 pub mod yaml;

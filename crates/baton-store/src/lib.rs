@@ -29,6 +29,7 @@ mod error;
 mod model;
 mod postgres;
 mod sqlite;
+mod triggers;
 mod wakeup;
 
 use std::time::Duration;
@@ -45,12 +46,16 @@ pub use error::{Error, Result};
 pub use model::*;
 pub use postgres::{PgStore, PgStoreOptions};
 pub use sqlite::{SqliteStore, SqliteStoreOptions};
+pub use triggers::*;
 pub use wakeup::Wakeup;
 
 /// Everything the roles need from storage.
-pub trait Store: FlowStore + ExecutionStore + QueueStore + LogStore + KvStore {}
+pub trait Store:
+    FlowStore + ExecutionStore + QueueStore + LogStore + KvStore + TriggerStore
+{
+}
 
-impl<T: FlowStore + ExecutionStore + QueueStore + LogStore + KvStore> Store for T {}
+impl<T: FlowStore + ExecutionStore + QueueStore + LogStore + KvStore + TriggerStore> Store for T {}
 
 /// Flows and their revisions.
 #[async_trait]

@@ -29,6 +29,7 @@ mod flows;
 mod follow;
 mod logs;
 mod query;
+mod triggers;
 mod ui;
 
 use std::sync::Arc;
@@ -127,7 +128,8 @@ pub fn router(state: ApiState) -> Router {
         .merge(flows::routes())
         .merge(executions::routes())
         .merge(files::routes())
-        .merge(logs::routes());
+        .merge(logs::routes())
+        .merge(triggers::routes());
     let basic_auth = state.options.basic_auth.clone();
     let router = Router::new()
         .nest("/api/v1/main", api.clone())

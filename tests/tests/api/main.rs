@@ -9,3 +9,4 @@ mod flows;
 mod measurements;
 mod streams;
 mod support;
+mod triggers;

@@ -18,6 +18,9 @@ pub enum ServerCommand {
     Executor(ServerArgs),
     /// The REST API, on Postgres.
     Webserver(ServerArgs),
+    /// Fires Schedule triggers and backfills, on Postgres. Run as many as you like: each fire
+    /// date still creates one execution.
+    Scheduler(ServerArgs),
     /// Run a worker: connect to an executor and run the task runs it pushes.
     Worker(WorkerArgs),
 }
@@ -163,6 +166,7 @@ pub fn run(command: ServerCommand) -> anyhow::Result<ExitCode> {
             listen: args.listen,
             executor: true,
             webserver: true,
+            scheduler: true,
             worker_slots: default_slots(args.slots),
             // Only the in-process worker connects, over loopback; a fresh token per start.
             token: uuid::Uuid::now_v7().simple().to_string(),
@@ -175,9 +179,16 @@ pub fn run(command: ServerCommand) -> anyhow::Result<ExitCode> {
             basic_auth: basic_auth(args.basic_auth.as_deref())?,
             docker: docker_settings(args.docker_volumes_enabled),
         },
-        ServerCommand::Standalone(args) => server_options(args, true, true, true)?,
+        ServerCommand::Standalone(args) => crate::node::NodeOptions {
+            scheduler: true,
+            ..server_options(args, true, true, true)?
+        },
         ServerCommand::Executor(args) => server_options(args, true, false, false)?,
         ServerCommand::Webserver(args) => server_options(args, false, true, false)?,
+        ServerCommand::Scheduler(args) => crate::node::NodeOptions {
+            scheduler: true,
+            ..server_options(args, false, false, false)?
+        },
     };
     node(options)
 }
@@ -233,6 +244,7 @@ fn server_options(
         listen: args.listen,
         executor,
         webserver,
+        scheduler: false,
         worker_slots: if worker { default_slots(args.slots) } else { 0 },
         token: args.token,
         work_dir: args.data_dir.join("work"),

@@ -39,6 +39,23 @@ pub async fn create_execution_with_id(
     id: uuid::Uuid,
     request: NewExecution,
 ) -> Result<Execution, Error> {
+    let (row, execution) = prepare_execution(state, id, request).await?;
+    state
+        .store
+        .create_execution(&row, &StepMessage::message(&execution.id, Vec::new()))
+        .await?;
+    Ok(execution)
+}
+
+/// Builds what [`create_execution`] stores — the store row and the execution document, inputs
+/// resolved — without storing it, for callers that insert it in a transaction of their own
+/// (the scheduler, with the trigger's state). Its first message is
+/// `StepMessage::message(&execution.id, Vec::new())`.
+pub async fn prepare_execution(
+    state: &ExecutorState,
+    id: uuid::Uuid,
+    request: NewExecution,
+) -> Result<(baton_store::Execution, Execution), Error> {
     let store: &dyn Store = state.store.as_ref();
     let record = store
         .get_flow(&request.namespace, &request.flow_id, request.revision)
@@ -63,10 +80,7 @@ pub async fn create_execution_with_id(
     )?;
     execution.labels.extend(request.labels);
     super::write_document(&mut row, &execution)?;
-    store
-        .create_execution(&row, &StepMessage::message(&execution.id, Vec::new()))
-        .await?;
-    Ok(execution)
+    Ok((row, execution))
 }
 
 /// A new CREATED execution of `flow` with id `id`: its row and its document, inputs resolved

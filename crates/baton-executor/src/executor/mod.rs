@@ -25,7 +25,7 @@ use baton_store::{Claimed, Store};
 use tokio::sync::mpsc;
 
 pub use commands::{kill, replay_execution, restart, resume};
-pub use create::{NewExecution, create_execution, create_execution_with_id};
+pub use create::{NewExecution, create_execution, create_execution_with_id, prepare_execution};
 pub use messages::{DISPATCH, EXECUTIONS, StepMessage};
 
 use crate::hub::{HubEvent, WorkerHub};

@@ -50,9 +50,10 @@ impl TryFrom<ExecutionRow> for Execution {
     }
 }
 
-/// The executor's transaction on Postgres.
-struct PgTx {
-    tx: Transaction<'static, Postgres>,
+/// The executor's transaction on Postgres (also the one trigger and backfill transactions
+/// insert their executions through).
+pub(super) struct PgTx {
+    pub(super) tx: Transaction<'static, Postgres>,
 }
 
 #[async_trait]

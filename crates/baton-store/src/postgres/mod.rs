@@ -1,9 +1,11 @@
 //! The Postgres store: several Baton processes share one database.
 
+mod backfills;
 mod executions;
 mod flows;
 mod kv_logs;
 mod queue;
+mod triggers;
 
 use std::sync::{Arc, Mutex};
 

@@ -46,7 +46,7 @@ pub(super) async fn enqueue(conn: &mut PgConnection, messages: &[NewMessage]) ->
     Ok(ids)
 }
 
-async fn notify(conn: impl PgExecutor<'_>, queues: BTreeSet<String>) -> Result<()> {
+pub(super) async fn notify(conn: impl PgExecutor<'_>, queues: BTreeSet<String>) -> Result<()> {
     if !queues.is_empty() {
         let queues: Vec<String> = queues.into_iter().collect();
         sqlx::query(include_str!("sql/queue_notify.sql"))

@@ -56,11 +56,11 @@ impl TryFrom<ExecutionRow> for Execution {
 
 /// The executor's transaction on SQLite: `BEGIN IMMEDIATE` holds the database's write lock, so
 /// locking one execution is a no-op beyond reading it.
-struct SqliteTx {
-    tx: Transaction<'static, Sqlite>,
-    wakeups: Arc<Wakeups>,
+pub(super) struct SqliteTx {
+    pub(super) tx: Transaction<'static, Sqlite>,
+    pub(super) wakeups: Arc<Wakeups>,
     /// Queues to wake once the transaction commits.
-    enqueued: BTreeSet<String>,
+    pub(super) enqueued: BTreeSet<String>,
 }
 
 #[async_trait]
