@@ -9,10 +9,10 @@ use sqlx::types::Json;
 use sqlx::{FromRow, PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
-use super::{PgStore, queue};
+use super::{PgStore, concurrency, queue};
 use crate::{
     Error, Execution, ExecutionCursor, ExecutionFilter, ExecutionPage, ExecutionStore, ExecutionTx,
-    NewMessage, Result,
+    NewMessage, Result, SlotDecision, SlotRequest,
 };
 
 #[derive(FromRow)]
@@ -95,6 +95,19 @@ impl ExecutionTx for PgTx {
 
     async fn ack(&mut self, ids: &[i64]) -> Result<u64> {
         queue::ack(&mut *self.tx, ids).await
+    }
+
+    async fn acquire_slot(&mut self, request: &SlotRequest<'_>) -> Result<SlotDecision> {
+        concurrency::acquire(&mut self.tx, request).await
+    }
+
+    async fn release_slot(
+        &mut self,
+        namespace: &str,
+        flow_id: &str,
+        execution_id: Uuid,
+    ) -> Result<Vec<Uuid>> {
+        concurrency::release(&mut self.tx, namespace, flow_id, execution_id).await
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {

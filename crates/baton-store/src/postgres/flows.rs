@@ -171,4 +171,8 @@ impl FlowStore for PgStore {
         tx.commit().await?;
         Ok(tombstone.into())
     }
+
+    async fn flows_generation(&self) -> Result<i64> {
+        super::concurrency::flows_generation(self).await
+    }
 }

@@ -1,5 +1,6 @@
 //! The Postgres store: several Baton processes share one database.
 
+mod concurrency;
 mod executions;
 mod flows;
 mod kv_logs;

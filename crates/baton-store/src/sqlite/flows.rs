@@ -164,4 +164,8 @@ impl FlowStore for SqliteStore {
         tx.commit().await?;
         tombstone.try_into()
     }
+
+    async fn flows_generation(&self) -> Result<i64> {
+        super::concurrency::flows_generation(self).await
+    }
 }

@@ -6,6 +6,7 @@
 //! upgrading from a read lock. Times are stored as microseconds since the epoch, taken from this
 //! process's clock (the database's clock, for an embedded database).
 
+mod concurrency;
 mod executions;
 mod flows;
 mod kv_logs;

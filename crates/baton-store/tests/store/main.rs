@@ -52,4 +52,11 @@ conformance! {
     queue::subscriber_is_woken_by_enqueue,
     logs_kv::logs_come_back_in_order_and_follow_with_a_cursor,
     logs_kv::kv_values_expire_after_their_ttl,
+    concurrency::slots_admit_up_to_the_limit_and_queue_the_rest_in_order,
+    concurrency::a_full_flow_refuses_without_queue_behaviour,
+    concurrency::acquiring_again_keeps_the_slot_or_the_place_in_line,
+    concurrency::the_head_of_the_queue_is_never_overtaken,
+    concurrency::a_rolled_back_decision_takes_no_slot,
+    concurrency::racing_acquires_never_exceed_the_limit,
+    concurrency::flows_generation_grows_with_every_flow_change,
 }

@@ -1,5 +1,6 @@
 //! Backend-independent checks: each takes an `Arc<dyn Store>` on a fresh, migrated database.
 
+pub mod concurrency;
 pub mod executions;
 pub mod flows;
 pub mod logs_kv;
