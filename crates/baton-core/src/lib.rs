@@ -5,6 +5,7 @@
 //! - [`template`] renders `{{ }}` templates in Kestra's Pebble dialect.
 //! - [`inputs`] types, validates and coerces flow inputs.
 //! - [`topology`] is the task graph that the UI and CLI draw.
+//! - [`triggers`] decides whether Flow and Webhook triggers fire, and with what.
 //!
 //! Invariant: this crate does no IO. Anything that needs the outside world (secrets, the KV
 //! store, files) reaches it through a trait that the caller implements.
@@ -19,4 +20,5 @@ pub mod inputs;
 pub mod parse;
 pub mod template;
 pub mod topology;
+pub mod triggers;
 pub mod yaml;

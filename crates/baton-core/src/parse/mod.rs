@@ -11,6 +11,7 @@ mod document;
 mod ids;
 mod task;
 mod templates;
+mod trigger_checks;
 #[cfg(test)]
 mod tests;
 

@@ -1,0 +1,22 @@
+//! Evaluating event triggers: the Flow trigger (an execution of another flow changed state)
+//! and the Webhook trigger (an HTTP request). Pure functions: the executor and the API do the
+//! IO and call these to decide whether, and with what, an execution starts.
+//!
+//! Schedule triggers are evaluated by the scheduler, not here.
+
+pub mod conditions;
+pub mod flow;
+pub mod webhook;
+
+#[cfg(test)]
+mod tests;
+
+pub use conditions::Scope;
+pub use flow::{FlowTriggerFire, evaluate_flow_trigger, flow_trigger_variables};
+pub use webhook::{find_webhook, webhook_variables};
+
+/// Kestra's truthiness of a rendered condition: false when blank or `false`.
+pub(crate) fn truthy(rendered: &str) -> bool {
+    let trimmed = rendered.trim();
+    !(trimmed.is_empty() || trimmed == "false")
+}
