@@ -179,6 +179,9 @@ pub trait ExecutionTx: Send {
         execution_id: Uuid,
     ) -> Result<Vec<Uuid>>;
 
+    /// [`FlowStore::flows_generation`], read inside this transaction.
+    async fn flows_generation(&mut self) -> Result<i64>;
+
     async fn commit(self: Box<Self>) -> Result<()>;
 }
 

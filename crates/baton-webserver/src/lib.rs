@@ -25,6 +25,7 @@ mod flows;
 mod follow;
 mod logs;
 mod query;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -111,6 +112,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/health", get(health))
         .merge(flows::routes())
         .merge(executions::routes())
+        .merge(webhooks::routes())
         .merge(logs::routes());
     let basic_auth = state.options.basic_auth.clone();
     let router = Router::new()

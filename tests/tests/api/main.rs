@@ -8,3 +8,4 @@ mod flows;
 mod measurements;
 mod streams;
 mod support;
+mod webhooks;

@@ -193,7 +193,9 @@ impl Condition {
             let short = type_name.rsplit('.').next().unwrap_or(type_name);
             let short = short.strip_suffix("Condition").unwrap_or(short);
             return Err(if NOT_YET.contains(&short) {
-                format!("condition type '{type_name}' is not supported on Flow and Webhook triggers by Baton yet")
+                format!(
+                    "condition type '{type_name}' is not supported on Flow and Webhook triggers by Baton yet"
+                )
             } else {
                 format!("unknown condition type '{type_name}'")
             });
@@ -448,9 +450,10 @@ impl FilterType {
     pub fn needs_values(self) -> Option<bool> {
         match self {
             FilterType::In | FilterType::NotIn => Some(true),
-            FilterType::IsTrue | FilterType::IsFalse | FilterType::IsNull | FilterType::IsNotNull => {
-                None
-            }
+            FilterType::IsTrue
+            | FilterType::IsFalse
+            | FilterType::IsNull
+            | FilterType::IsNotNull => None,
             _ => Some(false),
         }
     }

@@ -11,9 +11,9 @@ mod document;
 mod ids;
 mod task;
 mod templates;
-mod trigger_checks;
 #[cfg(test)]
 mod tests;
+mod trigger_checks;
 
 use std::cell::RefCell;
 

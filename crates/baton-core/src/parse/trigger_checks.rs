@@ -52,7 +52,10 @@ impl Reader<'_> {
         if let Some(items) = node.get("conditions").and_then(Node::as_sequence) {
             for item in items {
                 if let Err(message) = Condition::from_json(&item.to_json()) {
-                    self.error(item.get("type").unwrap_or(item), format!("'conditions': {message}"));
+                    self.error(
+                        item.get("type").unwrap_or(item),
+                        format!("'conditions': {message}"),
+                    );
                 }
             }
         }

@@ -72,9 +72,7 @@ pub fn holds(condition: &Condition, scope: &Scope<'_>) -> Result<bool, String> {
             }
             render_truthy(expression, &context, scope)?
         }
-        Condition::Expression { expression } => {
-            render_truthy(expression, scope.context, scope)?
-        }
+        Condition::Expression { expression } => render_truthy(expression, scope.context, scope)?,
         Condition::Flow { namespace, flow_id } => {
             &scope.flow.namespace == namespace && &scope.flow.id == flow_id
         }

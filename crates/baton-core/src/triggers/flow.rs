@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use super::conditions::{Scope, all_hold};
 use crate::execution::{ContextExtras, Execution, task_context};
 use crate::flow::condition::{
-    ExecutionFilter, FilterField, FilterType, Operand, Preconditions, TimeWindowType,
-    UpstreamFlow, labels_of,
+    ExecutionFilter, FilterField, FilterType, Operand, Preconditions, TimeWindowType, UpstreamFlow,
+    labels_of,
 };
 use crate::flow::trigger::FlowTriggerProps;
 use crate::flow::{Flow, Trigger, TriggerProps};
@@ -94,7 +94,7 @@ pub fn evaluate_flow_trigger(
     if !fires {
         return Ok(None);
     }
-    let render = |value: &Value| render_value(value, &context, templates, host);
+    let render = |value: &Value| render_trigger_value(value, &context, templates, host);
     let inputs = props
         .inputs
         .iter()
@@ -105,7 +105,7 @@ pub fn evaluate_flow_trigger(
         })
         .collect();
     let labels = match &props.labels {
-        Some(labels) => render_labels(labels, &context, templates, host)
+        Some(labels) => render_trigger_labels(labels, &context, templates, host)
             .map_err(|e| format!("trigger '{}': {e}", trigger.id))?,
         None => IndexMap::new(),
     };
@@ -126,7 +126,7 @@ fn listens_to(props: &FlowTriggerProps, upstream: &Execution) -> bool {
 }
 
 /// A trigger value rendered: a lone `{{ expr }}` keeps its type (a map stays a map).
-pub(crate) fn render_value(
+pub fn render_trigger_value(
     value: &Value,
     context: &Value,
     templates: &TemplateEngine,
@@ -140,7 +140,7 @@ pub(crate) fn render_value(
 }
 
 /// Trigger `labels` (a map or `[{key, value}]`), values rendered.
-pub(crate) fn render_labels(
+pub fn render_trigger_labels(
     labels: &Value,
     context: &Value,
     templates: &TemplateEngine,
@@ -201,7 +201,11 @@ fn upstream_flow_matches(upstream: &UpstreamFlow, execution: &Execution) -> bool
     if upstream.namespace != execution.namespace {
         return false;
     }
-    if upstream.flow_id.as_ref().is_some_and(|id| id != &execution.flow_id) {
+    if upstream
+        .flow_id
+        .as_ref()
+        .is_some_and(|id| id != &execution.flow_id)
+    {
         return false;
     }
     let state = execution.state.as_str();

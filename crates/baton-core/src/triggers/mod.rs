@@ -12,7 +12,10 @@ pub mod webhook;
 mod tests;
 
 pub use conditions::Scope;
-pub use flow::{FlowTriggerFire, evaluate_flow_trigger, flow_trigger_variables};
+pub use flow::{
+    FlowTriggerFire, evaluate_flow_trigger, flow_trigger_variables, render_trigger_labels,
+    render_trigger_value,
+};
 pub use webhook::{find_webhook, webhook_variables};
 
 /// Kestra's truthiness of a rendered condition: false when blank or `false`.

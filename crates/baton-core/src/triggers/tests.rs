@@ -152,14 +152,31 @@ triggers:
     labelled.labels.insert("team".into(), "data".into());
     assert_eq!(fired(&flow, &labelled, at(1)).len(), 1);
     assert_eq!(
-        fired(&flow, &upstream("company.data", "load", State::Killed), at(1)).len(),
+        fired(
+            &flow,
+            &upstream("company.data", "load", State::Killed),
+            at(1)
+        )
+        .len(),
         1,
         "the expression sees the upstream execution"
     );
-    assert!(fired(&flow, &upstream("company.data", "load", State::Failed), at(1)).is_empty());
+    assert!(
+        fired(
+            &flow,
+            &upstream("company.data", "load", State::Failed),
+            at(1)
+        )
+        .is_empty()
+    );
     assert!(fired(&flow, &upstream("other", "load", State::Killed), at(1)).is_empty());
     assert!(
-        fired(&flow, &upstream("company.data", "load", State::Paused), at(1)).is_empty(),
+        fired(
+            &flow,
+            &upstream("company.data", "load", State::Paused),
+            at(1)
+        )
+        .is_empty(),
         "PAUSED is not a default state"
     );
 }
@@ -193,7 +210,10 @@ triggers:
     assert!(fired(&flow, &bronze, at(8)).is_empty(), "label missing");
     bronze.labels.insert("env".into(), "prod".into());
     assert_eq!(fired(&flow, &bronze, at(8)).len(), 1);
-    assert!(fired(&flow, &bronze, at(10)).is_empty(), "after the deadline");
+    assert!(
+        fired(&flow, &bronze, at(10)).is_empty(),
+        "after the deadline"
+    );
 }
 
 #[test]
@@ -224,8 +244,19 @@ triggers:
               value: "load_[0-9]+"
 "#,
     );
-    assert_eq!(fired(&flow, &upstream("company.prod.x", "a", State::Success), at(1)).len(), 1);
-    assert_eq!(fired(&flow, &upstream("dev", "load_12", State::Warning), at(1)).len(), 1);
+    assert_eq!(
+        fired(
+            &flow,
+            &upstream("company.prod.x", "a", State::Success),
+            at(1)
+        )
+        .len(),
+        1
+    );
+    assert_eq!(
+        fired(&flow, &upstream("dev", "load_12", State::Warning), at(1)).len(),
+        1
+    );
     assert!(fired(&flow, &upstream("dev", "load_x", State::Success), at(1)).is_empty());
 }
 
@@ -255,6 +286,9 @@ triggers:
         find_webhook(&flow, "from-secret", render).map(|t| t.id.as_str()),
         Some("templated")
     );
-    assert!(find_webhook(&flow, "plain-key", render).is_none(), "disabled");
+    assert!(
+        find_webhook(&flow, "plain-key", render).is_none(),
+        "disabled"
+    );
     assert!(find_webhook(&flow, "{{ secret('WEBHOOK_KEY') }}", render).is_none());
 }

@@ -86,7 +86,10 @@ mod tests {
         assert_eq!(vars["body"], json!({"a": 1}));
         assert_eq!(webhook_variables(b"[1,2]", &[], &[])["body"], json!([1, 2]));
         assert_eq!(webhook_variables(b"42", &[], &[])["body"], json!("42"));
-        assert_eq!(webhook_variables(b"plain", &[], &[])["body"], json!("plain"));
+        assert_eq!(
+            webhook_variables(b"plain", &[], &[])["body"],
+            json!("plain")
+        );
         assert_eq!(webhook_variables(b"", &[], &[])["body"], Value::Null);
     }
 

@@ -7,6 +7,7 @@ use baton_core::template::is_template;
 use baton_store::Store;
 use indexmap::IndexMap;
 
+use super::flows::FlowRevision;
 use super::messages::StepMessage;
 use super::{Error, ExecutorState};
 
@@ -40,20 +41,22 @@ pub async fn create_execution(
             record.namespace, record.id
         )));
     }
-    let mut row = baton_store::Execution::new(
-        &record.namespace,
-        &record.id,
-        record.revision,
-        serde_json::Value::Null,
-    );
-    let mut execution = Execution::new(
-        row.id.to_string(),
-        &record.namespace,
-        &record.id,
-        record.revision,
-        row.created_at,
-    );
-    execution.trigger = request.trigger.clone();
+    let (row, execution) = build_execution(state, &flow, request)?;
+    store
+        .create_execution(&row, &StepMessage::message(&execution.id, Vec::new()))
+        .await?;
+    Ok(execution)
+}
+
+/// The new execution of `flow` (a parsed revision the caller read), inputs resolved, as the
+/// store row and the engine's document; nothing is stored. Callers that create executions
+/// inside another transaction (Flow triggers) insert the row themselves.
+pub(super) fn build_execution(
+    state: &ExecutorState,
+    flow: &FlowRevision,
+    request: NewExecution,
+) -> Result<(baton_store::Execution, Execution), Error> {
+    let (mut row, mut execution) = new_execution(flow, &request);
     // Defaults may be templates (`{{ now() }}`, `{{ trigger.date }}`): render them against the
     // execution being created.
     let context = task_context(
@@ -86,11 +89,30 @@ pub async fn create_execution(
                     .join("; "),
             )
         })?;
-    execution.labels = flow.flow.labels.clone();
-    execution.labels.extend(request.labels);
     super::write_document(&mut row, &execution)?;
-    store
-        .create_execution(&row, &StepMessage::message(&execution.id, Vec::new()))
-        .await?;
-    Ok(execution)
+    Ok((row, execution))
+}
+
+/// A CREATED execution of `flow` with the request's trigger and labels, no inputs yet.
+pub(super) fn new_execution(
+    flow: &FlowRevision,
+    request: &NewExecution,
+) -> (baton_store::Execution, Execution) {
+    let row = baton_store::Execution::new(
+        &flow.flow.namespace,
+        &flow.flow.id,
+        flow.revision,
+        serde_json::Value::Null,
+    );
+    let mut execution = Execution::new(
+        row.id.to_string(),
+        &flow.flow.namespace,
+        &flow.flow.id,
+        flow.revision,
+        row.created_at,
+    );
+    execution.trigger = request.trigger.clone();
+    execution.labels = flow.flow.labels.clone();
+    execution.labels.extend(request.labels.clone());
+    (row, execution)
 }

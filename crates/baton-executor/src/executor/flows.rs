@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use baton_core::flow::Flow;
 use baton_core::parse::FlowParser;
-use baton_store::Store;
+use baton_store::{FlowRecord, Store};
 
 use super::Error;
 
@@ -40,10 +40,25 @@ impl FlowCache {
             return Ok(found.clone());
         }
         let record = store.get_flow(namespace, id, Some(revision)).await?;
+        self.parse_record(&record)
+    }
+
+    /// The parsed revision of a record already read (a flow listing), from the cache when it
+    /// is there.
+    pub fn parse_record(&self, record: &FlowRecord) -> Result<Arc<FlowRevision>, Error> {
+        let key = (record.namespace.clone(), record.id.clone(), record.revision);
+        if let Some(found) = self
+            .revisions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return Ok(found.clone());
+        }
         let parsed = self.parser.parse(&record.source);
         let flow = parsed.flow.ok_or_else(|| Error::InvalidFlow {
-            flow: format!("{namespace}.{id}"),
-            revision,
+            flow: format!("{}.{}", record.namespace, record.id),
+            revision: record.revision,
             problems: parsed
                 .diagnostics
                 .iter()
@@ -53,8 +68,8 @@ impl FlowCache {
         })?;
         let found = Arc::new(FlowRevision {
             flow,
-            source: record.source.into(),
-            revision,
+            source: record.source.as_str().into(),
+            revision: record.revision,
         });
         self.revisions
             .lock()

@@ -122,10 +122,8 @@ impl ConcurrencyStore for PgStore {
     }
 }
 
-pub(super) async fn flows_generation(store: &PgStore) -> Result<i64> {
-    Ok(
-        sqlx::query_scalar(include_str!("sql/flow_generation.sql"))
-            .fetch_one(&store.pool)
-            .await?,
-    )
+pub(super) async fn flows_generation(conn: &mut PgConnection) -> Result<i64> {
+    Ok(sqlx::query_scalar(include_str!("sql/flow_generation.sql"))
+        .fetch_one(conn)
+        .await?)
 }

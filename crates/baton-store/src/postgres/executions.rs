@@ -110,6 +110,10 @@ impl ExecutionTx for PgTx {
         concurrency::release(&mut self.tx, namespace, flow_id, execution_id).await
     }
 
+    async fn flows_generation(&mut self) -> Result<i64> {
+        concurrency::flows_generation(&mut self.tx).await
+    }
+
     async fn commit(self: Box<Self>) -> Result<()> {
         Ok(self.tx.commit().await?)
     }

@@ -173,6 +173,6 @@ impl FlowStore for PgStore {
     }
 
     async fn flows_generation(&self) -> Result<i64> {
-        super::concurrency::flows_generation(self).await
+        super::concurrency::flows_generation(&mut *self.pool.acquire().await?).await
     }
 }

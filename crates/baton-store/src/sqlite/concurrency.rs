@@ -124,10 +124,8 @@ impl ConcurrencyStore for SqliteStore {
     }
 }
 
-pub(super) async fn flows_generation(store: &SqliteStore) -> Result<i64> {
-    Ok(
-        sqlx::query_scalar(include_str!("sql/flow_generation.sql"))
-            .fetch_one(&store.pool)
-            .await?,
-    )
+pub(super) async fn flows_generation(conn: &mut SqliteConnection) -> Result<i64> {
+    Ok(sqlx::query_scalar(include_str!("sql/flow_generation.sql"))
+        .fetch_one(conn)
+        .await?)
 }

@@ -143,6 +143,10 @@ impl ExecutionTx for SqliteTx {
         concurrency::release(&mut self.tx, namespace, flow_id, execution_id).await
     }
 
+    async fn flows_generation(&mut self) -> Result<i64> {
+        concurrency::flows_generation(&mut self.tx).await
+    }
+
     async fn commit(self: Box<Self>) -> Result<()> {
         self.tx.commit().await?;
         for queue in &self.enqueued {

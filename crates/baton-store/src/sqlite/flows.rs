@@ -166,6 +166,6 @@ impl FlowStore for SqliteStore {
     }
 
     async fn flows_generation(&self) -> Result<i64> {
-        super::concurrency::flows_generation(self).await
+        super::concurrency::flows_generation(&mut *self.pool.acquire().await?).await
     }
 }

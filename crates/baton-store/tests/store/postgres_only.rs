@@ -27,13 +27,14 @@ async fn concurrent_migrations_apply_once() {
         .fetch_one(stores[0].pool())
         .await
         .unwrap();
-    let files = std::fs::read_dir(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/migrations/postgres"
-    ))
-    .unwrap()
-    .count();
-    assert_eq!(applied, i64::try_from(files).unwrap(), "each migration once");
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+        .unwrap()
+        .count();
+    assert_eq!(
+        applied,
+        i64::try_from(files).unwrap(),
+        "each migration once"
+    );
     stores[0]
         .migrate()
         .await

@@ -1,9 +1,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use baton_store::{
-    Execution, NewMessage, SlotDecision, SlotRequest, SlotState, Store,
-};
+use baton_store::{Execution, NewMessage, SlotDecision, SlotRequest, SlotState, Store};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
 use uuid::Uuid;
@@ -86,12 +84,20 @@ pub async fn slots_admit_up_to_the_limit_and_queue_the_rest_in_order(store: Arc<
             (ids[3], SlotState::Queued),
         ]
     );
-    assert_eq!(release(&store, ids[0]).await, [ids[2]], "the oldest waits least");
+    assert_eq!(
+        release(&store, ids[0]).await,
+        [ids[2]],
+        "the oldest waits least"
+    );
     assert_eq!(release(&store, ids[2]).await, [ids[3]]);
     assert_eq!(release(&store, ids[1]).await, NONE, "nobody left waiting");
     assert_eq!(release(&store, ids[3]).await, NONE);
     assert!(slots(&store).await.is_empty(), "every slot freed");
-    assert_eq!(release(&store, ids[3]).await, NONE, "releasing twice is harmless");
+    assert_eq!(
+        release(&store, ids[3]).await,
+        NONE,
+        "releasing twice is harmless"
+    );
 }
 
 pub async fn a_full_flow_refuses_without_queue_behaviour(store: Arc<dyn Store>) {
@@ -209,10 +215,7 @@ pub async fn racing_acquires_never_exceed_the_limit(store: Arc<dyn Store>) {
         let store = store.clone();
         racers.spawn(async move {
             let mut tx = store.begin().await.unwrap();
-            let decision = tx
-                .acquire_slot(&request(id, 3, false, now))
-                .await
-                .unwrap();
+            let decision = tx.acquire_slot(&request(id, 3, false, now)).await.unwrap();
             tokio::time::sleep(Duration::from_millis(2)).await;
             tx.commit().await.unwrap();
             decision
@@ -246,7 +249,10 @@ pub async fn flows_generation_grows_with_every_flow_change(store: Arc<dyn Store>
         deployed,
         "an identical deploy changes nothing"
     );
-    store.deploy_flow(NS, "watched", source, true).await.unwrap();
+    store
+        .deploy_flow(NS, "watched", source, true)
+        .await
+        .unwrap();
     let disabled = store.flows_generation().await.unwrap();
     assert!(disabled > deployed);
     store.delete_flow(NS, "watched").await.unwrap();
