@@ -22,6 +22,8 @@ pub fn routes() -> Router<ApiState> {
 }
 
 /// 200 with the new execution, 204 when the trigger's conditions do not hold for the request.
+/// With the trigger's `wait`, the answer comes once the execution has ended (500 when it
+/// failed, as Kestra answers), holding its flow outputs when `returnOutputs` is set.
 async fn webhook(
     State(state): State<ApiState>,
     Path((namespace, flow_id, key)): Path<(String, String, String)>,
@@ -43,7 +45,30 @@ async fn webhook(
         parameters,
     };
     match trigger_webhook(&state.executor, &namespace, &flow_id, &key, request).await? {
-        WebhookOutcome::Started(execution) => Ok(Json(execution).into_response()),
+        WebhookOutcome::Started {
+            execution,
+            wait: false,
+            ..
+        } => Ok(Json(execution).into_response()),
+        WebhookOutcome::Started {
+            execution,
+            return_outputs,
+            ..
+        } => {
+            let id = crate::executions::execution_id(&execution.id)?;
+            let row = crate::follow::wait_until_ended(&state, id).await?;
+            let status = if row.state == baton_store::ExecutionState::Failed {
+                StatusCode::INTERNAL_SERVER_ERROR
+            } else {
+                StatusCode::OK
+            };
+            let body = if return_outputs {
+                row.document.get("outputs").cloned().unwrap_or_default()
+            } else {
+                row.document
+            };
+            Ok((status, Json(body)).into_response())
+        }
         WebhookOutcome::ConditionsNotMet => Ok(StatusCode::NO_CONTENT.into_response()),
     }
 }

@@ -190,3 +190,68 @@ async fn webhooks_need_no_credentials_behind_basic_auth() -> anyhow::Result<()> 
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     api.stop().await
 }
+
+const WAITING: &str = r#"id: waiting
+namespace: tests.api
+inputs:
+  - id: fail
+    type: BOOLEAN
+    defaults: false
+tasks:
+  - id: answer
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ trigger.parameters.validationToken[0] ?? 'processed' }}"
+  - id: maybe_fail
+    type: io.kestra.plugin.core.execution.Fail
+    condition: "{{ inputs.fail }}"
+outputs:
+  - id: response
+    type: STRING
+    value: "{{ outputs.answer.value }}"
+triggers:
+  - id: outputs
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: outputs-key
+    wait: true
+    returnOutputs: true
+  - id: execution
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: execution-key
+    wait: true
+    inputs:
+      fail: "{{ trigger.body.fail ?? false }}"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_webhook_answers_once_the_execution_ended() -> anyhow::Result<()> {
+    let api = Api::start().await?;
+    api.deploy(WAITING).await?;
+    let response = api
+        .http
+        .get(api.url("/executions/webhook/tests.api/waiting/outputs-key?validationToken=abc"))
+        .send()
+        .await?;
+    assert_eq!(
+        expect(response, StatusCode::OK).await?,
+        json!({"response": "abc"}),
+        "the flow outputs"
+    );
+    let response = api
+        .http
+        .post(api.url("/executions/webhook/tests.api/waiting/execution-key"))
+        .json(&json!({}))
+        .send()
+        .await?;
+    let ended = expect(response, StatusCode::OK).await?;
+    assert_eq!(ended["state"], "SUCCESS");
+    assert_eq!(ended["outputs"]["response"], "processed");
+    let response = api
+        .http
+        .post(api.url("/executions/webhook/tests.api/waiting/execution-key"))
+        .json(&json!({"fail": true}))
+        .send()
+        .await?;
+    let failed = expect(response, StatusCode::INTERNAL_SERVER_ERROR).await?;
+    assert_eq!(failed["state"], "FAILED");
+    api.stop().await
+}

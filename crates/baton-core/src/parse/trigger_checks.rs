@@ -49,6 +49,12 @@ impl Reader<'_> {
                 }
             }
         }
+        if let Some(at) = node.get("stopAfter") {
+            self.error(
+                at,
+                "'stopAfter' on Flow and Webhook triggers is not supported by Baton yet",
+            );
+        }
         if let Some(items) = node.get("conditions").and_then(Node::as_sequence) {
             for item in items {
                 if let Err(message) = Condition::from_json(&item.to_json()) {

@@ -25,8 +25,13 @@ pub struct WebhookRequest {
 /// What a webhook call did.
 #[derive(Debug)]
 pub enum WebhookOutcome {
-    /// An execution was created.
-    Started(baton_core::execution::Execution),
+    /// An execution was created. `wait` and `return_outputs` are the trigger's: answer once
+    /// it has ended, with its flow outputs rather than the execution.
+    Started {
+        execution: baton_core::execution::Execution,
+        wait: bool,
+        return_outputs: bool,
+    },
     /// The trigger's `conditions` do not hold for this request: nothing started.
     ConditionsNotMet,
 }
@@ -126,5 +131,9 @@ pub async fn trigger_webhook(
     store
         .create_execution(&row, &StepMessage::message(&execution.id, Vec::new()))
         .await?;
-    Ok(WebhookOutcome::Started(execution))
+    Ok(WebhookOutcome::Started {
+        execution,
+        wait: props.wait,
+        return_outputs: props.return_outputs,
+    })
 }
