@@ -302,3 +302,111 @@ async fn each_upstream_execution_triggers_exactly_once_across_two_executors() ->
     assert!(publishes.iter().all(|p| p.state == State::Success));
     Ok(())
 }
+
+const SALES: &str = r#"
+id: sales
+namespace: tests.chain
+tasks:
+  - id: load
+    type: io.kestra.plugin.core.debug.Return
+    format: sales
+"#;
+
+const STOCK: &str = r#"
+id: stock
+namespace: tests.chain
+tasks:
+  - id: load
+    type: io.kestra.plugin.core.debug.Return
+    format: stock
+"#;
+
+/// Runs once both loads succeeded within the (default, daily) window.
+const REPORT: &str = r#"
+id: report
+namespace: tests.chain
+tasks:
+  - id: say
+    type: io.kestra.plugin.core.log.Log
+    message: "completed by {{ trigger.flowId }}"
+triggers:
+  - id: both_loaded
+    type: io.kestra.plugin.core.trigger.Flow
+    preconditions:
+      id: both
+      flows:
+        - namespace: tests.chain
+          flowId: sales
+          states: [SUCCESS]
+        - namespace: tests.chain
+          flowId: stock
+          states: [SUCCESS]
+"#;
+
+async fn run(cluster: &TestCluster, node: usize, flow: &str) -> anyhow::Result<()> {
+    let request = baton_executor::executor::NewExecution {
+        namespace: NS.into(),
+        flow_id: flow.into(),
+        ..Default::default()
+    };
+    let executor = &cluster.nodes[node % cluster.nodes.len()].executor;
+    let id = baton_executor::executor::create_execution(executor, request)
+        .await?
+        .id;
+    anyhow::ensure!(cluster.wait_until_ended(&id).await?.state == State::Success);
+    Ok(())
+}
+
+/// How many `report` executions exist once a wrongly fired one has had time to show up.
+async fn reports(cluster: &TestCluster) -> anyhow::Result<usize> {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let all = executions_of(cluster, "report").await?;
+    ended(cluster, "report", all.len()).await?;
+    Ok(all.len())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preconditions_on_two_flows_wait_for_both_then_start_over() -> anyhow::Result<()> {
+    let cluster = TestCluster::builder().workers(1).start().await?;
+    for flow in [SALES, STOCK, REPORT] {
+        cluster.deploy(flow).await?;
+    }
+    run(&cluster, 0, "sales").await?;
+    assert_eq!(reports(&cluster).await?, 0, "half of the preconditions");
+    run(&cluster, 0, "sales").await?;
+    assert_eq!(reports(&cluster).await?, 0, "the same half twice");
+    run(&cluster, 0, "stock").await?;
+    assert_eq!(reports(&cluster).await?, 1, "both met");
+    let report = executions_of(&cluster, "report").await?.remove(0);
+    assert_eq!(report.state, State::Success);
+    assert_eq!(
+        report.trigger.as_ref().map(|t| t["flowId"].clone()),
+        Some(json!("stock")),
+        "trigger.* is the execution that completed the window"
+    );
+    run(&cluster, 0, "stock").await?;
+    assert_eq!(reports(&cluster).await?, 1, "the window started over");
+    run(&cluster, 0, "sales").await?;
+    assert_eq!(reports(&cluster).await?, 2);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_completed_by_two_executors_at_once_fires_once() -> anyhow::Result<()> {
+    let cluster = TestCluster::builder()
+        .postgres()
+        .executors(2)
+        .workers(1)
+        .start()
+        .await?;
+    for flow in [SALES, STOCK, REPORT] {
+        cluster.deploy(flow).await?;
+    }
+    for round in 1..=5 {
+        let (sales, stock) = tokio::join!(run(&cluster, 0, "sales"), run(&cluster, 1, "stock"));
+        sales?;
+        stock?;
+        assert_eq!(reports(&cluster).await?, round, "one report per pair");
+    }
+    Ok(())
+}

@@ -79,6 +79,14 @@ pub struct ConcurrencySlot {
     pub queued_at: DateTime<Utc>,
 }
 
+/// One trigger of one flow, naming the state a store keeps for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TriggerRef<'a> {
+    pub namespace: &'a str,
+    pub flow_id: &'a str,
+    pub trigger_id: &'a str,
+}
+
 /// What a backend read about the flow's slots, under the flow's lock.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SlotFacts {

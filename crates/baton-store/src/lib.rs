@@ -42,7 +42,7 @@ use uuid::Uuid;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use concurrency::{ConcurrencySlot, SlotDecision, SlotRequest, SlotState};
+pub use concurrency::{ConcurrencySlot, SlotDecision, SlotRequest, SlotState, TriggerRef};
 pub use error::{Error, Result};
 pub use model::*;
 pub use postgres::{PgStore, PgStoreOptions};
@@ -181,6 +181,18 @@ pub trait ExecutionTx: Send {
 
     /// [`FlowStore::flows_generation`], read inside this transaction.
     async fn flows_generation(&mut self) -> Result<i64>;
+
+    /// Reads the state kept for a trigger (a Flow trigger's preconditions window) and holds it
+    /// until the transaction ends, so triggers recorded from several executors take turns.
+    /// `None` when nothing is kept.
+    async fn lock_trigger_window(&mut self, trigger: &TriggerRef<'_>) -> Result<Option<Value>>;
+
+    /// Replaces the state read with [`ExecutionTx::lock_trigger_window`] (`None` clears it).
+    async fn save_trigger_window(
+        &mut self,
+        trigger: &TriggerRef<'_>,
+        state: Option<&Value>,
+    ) -> Result<()>;
 
     async fn commit(self: Box<Self>) -> Result<()>;
 }

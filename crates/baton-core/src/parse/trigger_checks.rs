@@ -68,20 +68,10 @@ impl Reader<'_> {
     }
 
     fn check_preconditions(&self, node: &Node, preconditions: &Preconditions) {
-        let count = preconditions.condition_count();
-        if count == 0 {
+        if preconditions.condition_count() == 0 {
             self.error(
                 node,
                 "'preconditions' need at least one upstream flow in 'flows' or a filter in 'where'",
-            );
-        } else if count > 1 {
-            self.error(
-                node,
-                format!(
-                    "'preconditions' with {count} conditions wait for several executions within a \
-                     time window, which Baton does not support yet (one upstream flow or one \
-                     filter group works)"
-                ),
             );
         }
         for (index, upstream) in preconditions.flows.iter().enumerate() {
@@ -96,7 +86,17 @@ impl Reader<'_> {
                 self.error(at, format!("'preconditions.flows': {message}"));
             }
         }
-        for group in &preconditions.filters {
+        let mut groups = std::collections::HashSet::new();
+        for (index, group) in preconditions.filters.iter().enumerate() {
+            if !groups.insert(group.id.as_str()) {
+                self.error(
+                    node.get("where")
+                        .and_then(Node::as_sequence)
+                        .and_then(|items| items.get(index))
+                        .unwrap_or(node),
+                    format!("'preconditions.where': duplicate filter id '{}'", group.id),
+                );
+            }
             for filter in &group.filters {
                 let problem = match filter.filter_type.needs_values() {
                     Some(true) if filter.values.is_none() => Some("needs 'values'"),

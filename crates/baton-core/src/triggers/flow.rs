@@ -50,9 +50,25 @@ pub fn flow_trigger_variables(upstream: &Execution) -> Value {
     })
 }
 
-/// Decides whether `trigger` (a Flow trigger of `flow`) fires for `upstream`, an execution
-/// that just reached its current state. `Ok(None)`: it does not. `Err`: a condition could not
-/// be evaluated (its template failed); the trigger does not fire and the caller reports why.
+/// What a Flow trigger makes of an upstream execution.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FlowTriggerCheck {
+    /// It does not fire.
+    Skip,
+    /// It fires now.
+    Fire(FlowTriggerFire),
+    /// Its `preconditions` span several executions: this one met the conditions `met` (keys
+    /// of [`super::window::condition_keys`]). The caller records them in the trigger's stored
+    /// window ([`super::window::record`]) and fires `fire` when the window says so.
+    Record {
+        met: Vec<String>,
+        fire: FlowTriggerFire,
+    },
+}
+
+/// Decides what `trigger` (a Flow trigger of `flow`) does for `upstream`, an execution that
+/// just reached its current state. `Err`: a condition could not be evaluated (its template
+/// failed); the trigger does not fire and the caller reports why.
 ///
 /// As in Kestra, a flow never triggers itself, templates see the upstream execution
 /// (`execution`, `outputs`, `inputs`, `labels`) with the triggered flow as `flow`, and
@@ -65,16 +81,13 @@ pub fn evaluate_flow_trigger(
     templates: &TemplateEngine,
     host: &dyn TemplateHost,
     extras: &ContextExtras,
-) -> Result<Option<FlowTriggerFire>, String> {
+) -> Result<FlowTriggerCheck, String> {
     let TriggerProps::Flow(props) = &trigger.props else {
-        return Ok(None);
+        return Ok(FlowTriggerCheck::Skip);
     };
     let own_execution = upstream.namespace == flow.namespace && upstream.flow_id == flow.id;
-    if flow.disabled || trigger.common.disabled || own_execution {
-        return Ok(None);
-    }
-    if !listens_to(props, upstream) {
-        return Ok(None);
+    if flow.disabled || trigger.common.disabled || own_execution || !listens_to(props, upstream) {
+        return Ok(FlowTriggerCheck::Skip);
     }
     let variables = flow_trigger_variables(upstream);
     let mut context = task_context(flow, upstream, None, extras);
@@ -86,14 +99,21 @@ pub fn evaluate_flow_trigger(
         templates,
         host,
     };
-    let fires = all_hold(&trigger.common.conditions, &scope)?
-        && match &props.preconditions {
-            Some(preconditions) => preconditions_hold(preconditions, &scope, now)?,
-            None => true,
-        };
-    if !fires {
-        return Ok(None);
+    if !all_hold(&trigger.common.conditions, &scope)? {
+        return Ok(FlowTriggerCheck::Skip);
     }
+    let met = match &props.preconditions {
+        Some(preconditions) => {
+            let met = preconditions_met(preconditions, &scope)?;
+            let single = preconditions.condition_count() == 1;
+            if met.is_empty() || (single && !window_open(preconditions, now.time())) {
+                return Ok(FlowTriggerCheck::Skip);
+            }
+            // One condition needs no window: met is met.
+            (!single).then_some(met)
+        }
+        None => None,
+    };
     let render = |value: &Value| render_trigger_value(value, &context, templates, host);
     let inputs = props
         .inputs
@@ -109,12 +129,16 @@ pub fn evaluate_flow_trigger(
             .map_err(|e| format!("trigger '{}': {e}", trigger.id))?,
         None => IndexMap::new(),
     };
-    Ok(Some(FlowTriggerFire {
+    let fire = FlowTriggerFire {
         trigger_id: trigger.id.clone(),
         variables,
         inputs,
         labels,
-    }))
+    };
+    Ok(match met {
+        Some(met) => FlowTriggerCheck::Record { met, fire },
+        None => FlowTriggerCheck::Fire(fire),
+    })
 }
 
 fn listens_to(props: &FlowTriggerProps, upstream: &Execution) -> bool {
@@ -157,28 +181,23 @@ pub fn render_trigger_labels(
         .collect()
 }
 
-/// Every upstream flow and filter group holds for this execution, inside the time window.
-/// Preconditions with several conditions wait for several executions within a window, which
-/// the parser refuses for now; here they would all have to hold for this one execution.
-fn preconditions_hold(
+/// The keys of the preconditions this execution meets (see [`super::window::condition_keys`]).
+fn preconditions_met(
     preconditions: &Preconditions,
     scope: &Scope<'_>,
-    now: DateTime<Utc>,
-) -> Result<bool, String> {
-    if !window_open(preconditions, now.time()) {
-        return Ok(false);
-    }
-    for upstream in &preconditions.flows {
-        if !upstream_flow_matches(upstream, scope.execution) {
-            return Ok(false);
+) -> Result<Vec<String>, String> {
+    let mut met = Vec::new();
+    for (index, upstream) in preconditions.flows.iter().enumerate() {
+        if upstream_flow_matches(upstream, scope.execution) {
+            met.push(format!("flows[{index}]"));
         }
     }
-    for filter in &preconditions.filters {
-        if !filter_holds(filter, scope)? {
-            return Ok(false);
+    for group in &preconditions.filters {
+        if filter_holds(group, scope)? {
+            met.push(format!("where[{}]", group.id));
         }
     }
-    Ok(true)
+    Ok(met)
 }
 
 /// Daily windows only let the trigger fire during their hours (UTC); duration and sliding

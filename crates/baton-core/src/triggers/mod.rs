@@ -7,14 +7,15 @@
 pub mod conditions;
 pub mod flow;
 pub mod webhook;
+pub mod window;
 
 #[cfg(test)]
 mod tests;
 
 pub use conditions::Scope;
 pub use flow::{
-    FlowTriggerFire, evaluate_flow_trigger, flow_trigger_variables, render_trigger_labels,
-    render_trigger_value,
+    FlowTriggerCheck, FlowTriggerFire, evaluate_flow_trigger, flow_trigger_variables,
+    render_trigger_labels, render_trigger_value,
 };
 pub use webhook::{find_webhook, webhook_variables};
 

@@ -3,7 +3,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Value, json};
 
-use super::{evaluate_flow_trigger, find_webhook};
+use super::window::{PreconditionWindow, bounds, condition_keys, record};
+use super::{FlowTriggerCheck, evaluate_flow_trigger, find_webhook};
 use crate::execution::{ContextExtras, Execution, State};
 use crate::flow::Flow;
 use crate::parse::parse_flow;
@@ -52,7 +53,7 @@ fn fired(flow: &Flow, upstream: &Execution, now: DateTime<Utc>) -> Vec<(String, 
     let templates = TemplateEngine::new(RenderLimits::default());
     flow.triggers
         .iter()
-        .filter_map(|trigger| {
+        .map(|trigger| {
             evaluate_flow_trigger(
                 flow,
                 trigger,
@@ -63,6 +64,11 @@ fn fired(flow: &Flow, upstream: &Execution, now: DateTime<Utc>) -> Vec<(String, 
                 &ContextExtras::default(),
             )
             .unwrap_or_else(|e| panic!("{}: {e}", trigger.id))
+        })
+        .filter_map(|check| match check {
+            FlowTriggerCheck::Fire(fire) => Some(fire),
+            FlowTriggerCheck::Skip => None,
+            FlowTriggerCheck::Record { .. } => panic!("single conditions need no window"),
         })
         .map(|fire| (fire.trigger_id, json!(fire.inputs.expect("inputs render"))))
         .collect()
@@ -291,4 +297,147 @@ triggers:
         "disabled"
     );
     assert!(find_webhook(&flow, "{{ secret('WEBHOOK_KEY') }}", render).is_none());
+}
+
+const BOTH: &str = r#"
+id: report
+namespace: company.team
+tasks:
+  - id: t
+    type: io.kestra.plugin.core.log.Log
+    message: go
+triggers:
+  - id: both_loaded
+    type: io.kestra.plugin.core.trigger.Flow
+    preconditions:
+      id: both
+      flows:
+        - namespace: company.team
+          flowId: sales
+          states: [SUCCESS]
+        - namespace: company.team
+          flowId: stock
+          states: [SUCCESS]
+"#;
+
+/// What the trigger of `flow` asks to record for `upstream`.
+fn met_by(flow: &Flow, upstream: &Execution) -> Vec<String> {
+    let templates = TemplateEngine::new(RenderLimits::default());
+    match evaluate_flow_trigger(
+        flow,
+        &flow.triggers[0],
+        upstream,
+        at(12),
+        &templates,
+        &Secrets,
+        &ContextExtras::default(),
+    )
+    .expect("evaluates")
+    {
+        FlowTriggerCheck::Record { met, .. } => met,
+        FlowTriggerCheck::Skip => Vec::new(),
+        FlowTriggerCheck::Fire(_) => panic!("several conditions wait in a window"),
+    }
+}
+
+#[test]
+fn conditions_met_by_different_executions_add_up_in_the_window() {
+    let flow = flow(BOTH);
+    let preconditions = match &flow.triggers[0].props {
+        crate::flow::TriggerProps::Flow(props) => props.preconditions.clone().expect("set"),
+        _ => unreachable!(),
+    };
+    assert_eq!(condition_keys(&preconditions), ["flows[0]", "flows[1]"]);
+    let sales = met_by(&flow, &upstream("company.team", "sales", State::Success));
+    let stock = met_by(&flow, &upstream("company.team", "stock", State::Success));
+    assert_eq!(sales, ["flows[0]"]);
+    assert_eq!(stock, ["flows[1]"]);
+    assert!(met_by(&flow, &upstream("company.team", "stock", State::Failed)).is_empty());
+
+    let first = record(&preconditions, None, &sales, at(10));
+    assert!(!first.fires);
+    let window = first.window.clone().expect("kept");
+    assert_eq!(
+        (window.start, window.end),
+        (at(0), at(0) + chrono::Duration::days(1)),
+        "a day, from midnight"
+    );
+    let again = record(&preconditions, first.window, &sales, at(11));
+    assert!(!again.fires, "the same condition twice is not both");
+    let done = record(&preconditions, again.window, &stock, at(12));
+    assert!(done.fires);
+    assert_eq!(done.window, None, "reset on success");
+
+    // Yesterday's half does not count today.
+    let yesterday = PreconditionWindow {
+        start: at(0) - chrono::Duration::days(1),
+        end: at(0),
+        met: ["flows[0]".to_owned()].into(),
+    };
+    let today = record(&preconditions, Some(yesterday), &stock, at(12));
+    assert!(!today.fires);
+    assert_eq!(today.window.map(|w| w.met.len()), Some(1));
+}
+
+#[test]
+fn without_reset_every_new_result_fires_again_within_the_window() {
+    let flow = flow(&BOTH.replace(
+        "      id: both",
+        "      id: both\n      resetOnSuccess: false",
+    ));
+    let crate::flow::TriggerProps::Flow(props) = &flow.triggers[0].props else {
+        unreachable!()
+    };
+    let preconditions = props.preconditions.clone().expect("set");
+    let sales = ["flows[0]".to_owned()];
+    let stock = ["flows[1]".to_owned()];
+    let one = record(&preconditions, None, &sales, at(9));
+    let two = record(&preconditions, one.window, &stock, at(10));
+    assert!(two.fires);
+    let three = record(&preconditions, two.window, &sales, at(11));
+    assert!(three.fires, "the window stays complete");
+}
+
+#[test]
+fn window_bounds_follow_kestra() {
+    let parse = |yaml: &str| -> crate::flow::condition::TimeWindow {
+        serde_json::from_value(serde_json::from_str::<Value>(yaml).expect("json")).expect("window")
+    };
+    let now = at(14) + chrono::Duration::minutes(37);
+    assert_eq!(
+        bounds(None, now),
+        (at(0), at(0) + chrono::Duration::days(1))
+    );
+    let six_hours = parse(r#"{"window": "PT6H", "windowAdvance": "PT30M"}"#);
+    let start = at(14) + chrono::Duration::minutes(30);
+    assert_eq!(
+        bounds(Some(&six_hours), now),
+        (start, start + chrono::Duration::hours(6))
+    );
+    let sliding = parse(r#"{"type": "SLIDING_WINDOW", "window": "PT1H"}"#);
+    assert_eq!(
+        bounds(Some(&sliding), now),
+        (now, now + chrono::Duration::hours(1))
+    );
+    let deadline = parse(r#"{"type": "DAILY_TIME_DEADLINE", "deadline": "09:00:00"}"#);
+    assert_eq!(bounds(Some(&deadline), now), (at(0), at(9)));
+    let daily =
+        parse(r#"{"type": "DAILY_TIME_WINDOW", "startTime": "06:00:00", "endTime": "18:00:00"}"#);
+    assert_eq!(bounds(Some(&daily), now), (at(6), at(18)));
+}
+
+#[test]
+fn a_daily_window_outside_its_hours_records_nothing() {
+    let flow = flow(&BOTH.replace(
+        "      flows:",
+        "      timeWindow:\n        type: DAILY_TIME_DEADLINE\n        deadline: \"09:00:00\"\n      flows:",
+    ));
+    let crate::flow::TriggerProps::Flow(props) = &flow.triggers[0].props else {
+        unreachable!()
+    };
+    let preconditions = props.preconditions.clone().expect("set");
+    let late = record(&preconditions, None, &["flows[0]".to_owned()], at(10));
+    assert_eq!(late.window, None);
+    let early = record(&preconditions, None, &["flows[0]".to_owned()], at(8));
+    assert!(early.window.is_some());
 }

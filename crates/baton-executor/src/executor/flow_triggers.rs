@@ -10,10 +10,11 @@
 use std::sync::{Arc, Mutex};
 
 use baton_core::execution::{ContextExtras, Execution, State};
-use baton_core::flow::TriggerProps;
+use baton_core::flow::{Trigger, TriggerProps};
 use baton_core::inputs::RawInput;
-use baton_core::triggers::{FlowTriggerFire, evaluate_flow_trigger};
-use baton_store::{ExecutionTx, FlowFilter, NewMessage, Store};
+use baton_core::triggers::window::{self, PreconditionWindow};
+use baton_core::triggers::{FlowTriggerCheck, FlowTriggerFire, evaluate_flow_trigger};
+use baton_store::{ExecutionTx, FlowFilter, NewMessage, Store, TriggerRef};
 
 use super::create::{build_execution, new_execution};
 use super::flows::FlowRevision;
@@ -112,7 +113,7 @@ pub(super) async fn fire(
     let mut messages = Vec::new();
     for flow in &snapshot.flows {
         for trigger in &flow.flow.triggers {
-            let fire = match evaluate_flow_trigger(
+            let check = evaluate_flow_trigger(
                 &flow.flow,
                 trigger,
                 upstream,
@@ -120,9 +121,16 @@ pub(super) async fn fire(
                 &state.templates,
                 state.host.as_ref(),
                 &extras,
-            ) {
-                Ok(Some(fire)) => fire,
-                Ok(None) => continue,
+            );
+            let fire = match check {
+                Ok(FlowTriggerCheck::Skip) => continue,
+                Ok(FlowTriggerCheck::Fire(fire)) => fire,
+                Ok(FlowTriggerCheck::Record { met, fire }) => {
+                    if !record_in_window(tx, flow, trigger, &met, now).await? {
+                        continue;
+                    }
+                    fire
+                }
                 Err(error) => {
                     tracing::warn!(
                         flow = %format!("{}.{}", flow.flow.namespace, flow.flow.id),
@@ -142,6 +150,40 @@ pub(super) async fn fire(
         }
     }
     Ok(messages)
+}
+
+/// Adds the preconditions `met` to the trigger's stored window, under its row lock; true when
+/// the window is complete and the trigger fires. A stored window this version cannot read
+/// starts over.
+async fn record_in_window(
+    tx: &mut dyn ExecutionTx,
+    flow: &FlowRevision,
+    trigger: &Trigger,
+    met: &[String],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<bool, Error> {
+    let TriggerProps::Flow(props) = &trigger.props else {
+        return Ok(false);
+    };
+    let Some(preconditions) = &props.preconditions else {
+        return Ok(false);
+    };
+    let key = TriggerRef {
+        namespace: &flow.flow.namespace,
+        flow_id: &flow.flow.id,
+        trigger_id: &trigger.id,
+    };
+    let stored = tx
+        .lock_trigger_window(&key)
+        .await?
+        .and_then(|state| serde_json::from_value::<PreconditionWindow>(state).ok());
+    let recorded = window::record(preconditions, stored, met, now);
+    let state = recorded
+        .window
+        .as_ref()
+        .and_then(|w| serde_json::to_value(w).ok());
+    tx.save_trigger_window(&key, state.as_ref()).await?;
+    Ok(recorded.fires)
 }
 
 /// The execution a fired trigger starts; if its inputs cannot be rendered or are refused, an

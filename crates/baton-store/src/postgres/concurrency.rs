@@ -3,12 +3,16 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::types::Json;
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
 use super::PgStore;
 use crate::concurrency::{SlotFacts, SlotWrite, decide};
-use crate::{ConcurrencySlot, ConcurrencyStore, Result, SlotDecision, SlotRequest, SlotState};
+use crate::{
+    ConcurrencySlot, ConcurrencyStore, Result, SlotDecision, SlotRequest, SlotState, TriggerRef,
+};
 
 async fn lock_flow(conn: &mut PgConnection, namespace: &str, flow_id: &str) -> Result<()> {
     sqlx::query(include_str!("sql/concurrency_lock.sql"))
@@ -126,4 +130,33 @@ pub(super) async fn flows_generation(conn: &mut PgConnection) -> Result<i64> {
     Ok(sqlx::query_scalar(include_str!("sql/flow_generation.sql"))
         .fetch_one(conn)
         .await?)
+}
+
+pub(super) async fn lock_trigger_window(
+    conn: &mut PgConnection,
+    trigger: &TriggerRef<'_>,
+) -> Result<Option<Value>> {
+    let state: Option<Json<Value>> =
+        sqlx::query_scalar(include_str!("sql/trigger_window_lock.sql"))
+            .bind(trigger.namespace)
+            .bind(trigger.flow_id)
+            .bind(trigger.trigger_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok(state.map(|json| json.0))
+}
+
+pub(super) async fn save_trigger_window(
+    conn: &mut PgConnection,
+    trigger: &TriggerRef<'_>,
+    state: Option<&Value>,
+) -> Result<()> {
+    sqlx::query(include_str!("sql/trigger_window_save.sql"))
+        .bind(trigger.namespace)
+        .bind(trigger.flow_id)
+        .bind(trigger.trigger_id)
+        .bind(state.map(Json))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }

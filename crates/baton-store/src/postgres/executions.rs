@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::{PgStore, concurrency, queue};
 use crate::{
     Error, Execution, ExecutionCursor, ExecutionFilter, ExecutionPage, ExecutionStore, ExecutionTx,
-    NewMessage, Result, SlotDecision, SlotRequest,
+    NewMessage, Result, SlotDecision, SlotRequest, TriggerRef,
 };
 
 #[derive(FromRow)]
@@ -112,6 +112,18 @@ impl ExecutionTx for PgTx {
 
     async fn flows_generation(&mut self) -> Result<i64> {
         concurrency::flows_generation(&mut self.tx).await
+    }
+
+    async fn lock_trigger_window(&mut self, trigger: &TriggerRef<'_>) -> Result<Option<Value>> {
+        concurrency::lock_trigger_window(&mut self.tx, trigger).await
+    }
+
+    async fn save_trigger_window(
+        &mut self,
+        trigger: &TriggerRef<'_>,
+        state: Option<&Value>,
+    ) -> Result<()> {
+        concurrency::save_trigger_window(&mut self.tx, trigger, state).await
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {

@@ -2,6 +2,8 @@
 //! serializes every decision; the statements mirror the Postgres ones.
 
 use async_trait::async_trait;
+use serde_json::Value;
+use sqlx::types::Json;
 use sqlx::{FromRow, SqliteConnection};
 use uuid::Uuid;
 
@@ -9,6 +11,7 @@ use super::{SqliteStore, from_micros, micros};
 use crate::concurrency::{SlotFacts, SlotWrite, decide};
 use crate::{
     ConcurrencySlot, ConcurrencyStore, Error, Result, SlotDecision, SlotRequest, SlotState,
+    TriggerRef,
 };
 
 pub(super) async fn acquire(
@@ -128,4 +131,35 @@ pub(super) async fn flows_generation(conn: &mut SqliteConnection) -> Result<i64>
     Ok(sqlx::query_scalar(include_str!("sql/flow_generation.sql"))
         .fetch_one(conn)
         .await?)
+}
+
+pub(super) async fn lock_trigger_window(
+    conn: &mut SqliteConnection,
+    trigger: &TriggerRef<'_>,
+) -> Result<Option<Value>> {
+    let state: Option<Json<Value>> =
+        sqlx::query_scalar(include_str!("sql/trigger_window_lock.sql"))
+            .bind(trigger.namespace)
+            .bind(trigger.flow_id)
+            .bind(trigger.trigger_id)
+            .bind(super::now_micros())
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok(state.map(|json| json.0))
+}
+
+pub(super) async fn save_trigger_window(
+    conn: &mut SqliteConnection,
+    trigger: &TriggerRef<'_>,
+    state: Option<&Value>,
+) -> Result<()> {
+    sqlx::query(include_str!("sql/trigger_window_save.sql"))
+        .bind(trigger.namespace)
+        .bind(trigger.flow_id)
+        .bind(trigger.trigger_id)
+        .bind(state.map(Json))
+        .bind(super::now_micros())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }

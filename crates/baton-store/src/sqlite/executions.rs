@@ -13,7 +13,7 @@ use super::{SqliteStore, concurrency, from_micros, micros, now_micros, queue};
 use crate::wakeup::Wakeups;
 use crate::{
     Error, Execution, ExecutionCursor, ExecutionFilter, ExecutionPage, ExecutionStore, ExecutionTx,
-    NewMessage, Result, SlotDecision, SlotRequest,
+    NewMessage, Result, SlotDecision, SlotRequest, TriggerRef,
 };
 
 #[derive(FromRow)]
@@ -145,6 +145,18 @@ impl ExecutionTx for SqliteTx {
 
     async fn flows_generation(&mut self) -> Result<i64> {
         concurrency::flows_generation(&mut self.tx).await
+    }
+
+    async fn lock_trigger_window(&mut self, trigger: &TriggerRef<'_>) -> Result<Option<Value>> {
+        concurrency::lock_trigger_window(&mut self.tx, trigger).await
+    }
+
+    async fn save_trigger_window(
+        &mut self,
+        trigger: &TriggerRef<'_>,
+        state: Option<&Value>,
+    ) -> Result<()> {
+        concurrency::save_trigger_window(&mut self.tx, trigger, state).await
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {

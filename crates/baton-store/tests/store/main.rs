@@ -59,4 +59,5 @@ conformance! {
     concurrency::a_rolled_back_decision_takes_no_slot,
     concurrency::racing_acquires_never_exceed_the_limit,
     concurrency::flows_generation_grows_with_every_flow_change,
+    concurrency::trigger_windows_keep_their_state_and_take_turns,
 }

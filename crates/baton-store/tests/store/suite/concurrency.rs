@@ -258,3 +258,38 @@ pub async fn flows_generation_grows_with_every_flow_change(store: Arc<dyn Store>
     store.delete_flow(NS, "watched").await.unwrap();
     assert!(store.flows_generation().await.unwrap() > disabled);
 }
+
+/// A trigger's window is read under a lock: a second transaction waits for the first to
+/// commit and then sees what it wrote, so two executors never both act on a stale window.
+pub async fn trigger_windows_keep_their_state_and_take_turns(store: Arc<dyn Store>) {
+    let trigger = baton_store::TriggerRef {
+        namespace: NS,
+        flow_id: "report",
+        trigger_id: "both",
+    };
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.lock_trigger_window(&trigger).await.unwrap(), None);
+    tx.save_trigger_window(&trigger, Some(&json!({"met": ["a"]})))
+        .await
+        .unwrap();
+    let second = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut tx = store.begin().await.unwrap();
+            let seen = tx.lock_trigger_window(&trigger).await.unwrap();
+            tx.save_trigger_window(&trigger, None).await.unwrap();
+            tx.commit().await.unwrap();
+            seen
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!second.is_finished(), "the second waits for the first");
+    tx.commit().await.unwrap();
+    assert_eq!(second.await.unwrap(), Some(json!({"met": ["a"]})));
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(
+        tx.lock_trigger_window(&trigger).await.unwrap(),
+        None,
+        "cleared"
+    );
+}
