@@ -77,22 +77,7 @@ async fn start(
     flow: &str,
     inputs: &[(&str, &str)],
 ) -> anyhow::Result<String> {
-    let request = NewExecution {
-        namespace: NS.into(),
-        flow_id: flow.into(),
-        inputs: inputs
-            .iter()
-            .map(|(k, v)| {
-                (
-                    (*k).to_owned(),
-                    baton_core::inputs::RawInput::Text((*v).to_owned()),
-                )
-            })
-            .collect(),
-        ..NewExecution::default()
-    };
-    let executor = &cluster.nodes[node % cluster.nodes.len()].executor;
-    Ok(executor::create_execution(executor, request).await?.id)
+    cluster.execute_on(node, NS, flow, inputs).await
 }
 
 async fn wait_state(cluster: &TestCluster, id: &str, state: State) -> anyhow::Result<Execution> {

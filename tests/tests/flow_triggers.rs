@@ -253,22 +253,11 @@ async fn each_upstream_execution_triggers_exactly_once_across_two_executors() ->
     }
     let mut upstream = Vec::new();
     for n in 0..20 {
-        let executor = &cluster.nodes[n % 2].executor;
-        let request = baton_executor::executor::NewExecution {
-            namespace: NS.into(),
-            flow_id: "extract".into(),
-            inputs: [(
-                "day".to_owned(),
-                baton_core::inputs::RawInput::Text(format!("day-{n}")),
-            )]
-            .into_iter()
-            .collect(),
-            ..Default::default()
-        };
+        let day = format!("day-{n}");
         upstream.push(
-            baton_executor::executor::create_execution(executor, request)
-                .await?
-                .id,
+            cluster
+                .execute_on(n, NS, "extract", &[("day", &day)])
+                .await?,
         );
     }
     let transforms = ended(&cluster, "transform", 20).await?;
@@ -344,15 +333,7 @@ triggers:
 "#;
 
 async fn run(cluster: &TestCluster, node: usize, flow: &str) -> anyhow::Result<()> {
-    let request = baton_executor::executor::NewExecution {
-        namespace: NS.into(),
-        flow_id: flow.into(),
-        ..Default::default()
-    };
-    let executor = &cluster.nodes[node % cluster.nodes.len()].executor;
-    let id = baton_executor::executor::create_execution(executor, request)
-        .await?
-        .id;
+    let id = cluster.execute_on(node, NS, flow, &[]).await?;
     anyhow::ensure!(cluster.wait_until_ended(&id).await?.state == State::Success);
     Ok(())
 }

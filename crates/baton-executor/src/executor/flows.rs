@@ -30,14 +30,8 @@ impl FlowCache {
         id: &str,
         revision: i32,
     ) -> Result<Arc<FlowRevision>, Error> {
-        let key = (namespace.to_owned(), id.to_owned(), revision);
-        if let Some(found) = self
-            .revisions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-        {
-            return Ok(found.clone());
+        if let Some(found) = self.cached(namespace, id, revision) {
+            return Ok(found);
         }
         let record = store.get_flow(namespace, id, Some(revision)).await?;
         self.parse_record(&record)
@@ -46,14 +40,8 @@ impl FlowCache {
     /// The parsed revision of a record already read (a flow listing), from the cache when it
     /// is there.
     pub fn parse_record(&self, record: &FlowRecord) -> Result<Arc<FlowRevision>, Error> {
-        let key = (record.namespace.clone(), record.id.clone(), record.revision);
-        if let Some(found) = self
-            .revisions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-        {
-            return Ok(found.clone());
+        if let Some(found) = self.cached(&record.namespace, &record.id, record.revision) {
+            return Ok(found);
         }
         let parsed = self.parser.parse(&record.source);
         let flow = parsed.flow.ok_or_else(|| Error::InvalidFlow {
@@ -71,10 +59,20 @@ impl FlowCache {
             source: record.source.as_str().into(),
             revision: record.revision,
         });
+        let key = (record.namespace.clone(), record.id.clone(), record.revision);
         self.revisions
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(key, found.clone());
         Ok(found)
+    }
+
+    fn cached(&self, namespace: &str, id: &str, revision: i32) -> Option<Arc<FlowRevision>> {
+        let key = (namespace.to_owned(), id.to_owned(), revision);
+        self.revisions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .cloned()
     }
 }
