@@ -217,7 +217,7 @@ async fn a_failure_fires_only_the_triggers_that_listen_for_it() -> anyhow::Resul
 async fn refused_inputs_start_a_failed_execution_that_says_why() -> anyhow::Result<()> {
     let cluster = TestCluster::builder().workers(1).start().await?;
     cluster.deploy(TRANSFORM).await?;
-    // No `date` output: the input `date` renders empty... and it is a required STRING.
+    // No flow outputs: `trigger.outputs.date` is undefined, so the input cannot be rendered.
     cluster
         .deploy(
             r#"
