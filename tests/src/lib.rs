@@ -230,6 +230,17 @@ impl TestCluster {
         flow_id: &str,
         inputs: &[(&str, &str)],
     ) -> anyhow::Result<String> {
+        self.execute_on(0, namespace, flow_id, inputs).await
+    }
+
+    /// [`TestCluster::execute`] through the executor of node `node` (modulo the node count).
+    pub async fn execute_on(
+        &self,
+        node: usize,
+        namespace: &str,
+        flow_id: &str,
+        inputs: &[(&str, &str)],
+    ) -> anyhow::Result<String> {
         let request = NewExecution {
             namespace: namespace.into(),
             flow_id: flow_id.into(),
@@ -239,7 +250,8 @@ impl TestCluster {
                 .collect(),
             ..NewExecution::default()
         };
-        Ok(create_execution(&self.executor, request).await?.id)
+        let executor = &self.nodes[node % self.nodes.len()].executor;
+        Ok(create_execution(executor, request).await?.id)
     }
 
     pub async fn execution(&self, id: &str) -> anyhow::Result<Execution> {

@@ -6,6 +6,7 @@
 //! - [`inputs`] types, validates and coerces flow inputs.
 //! - [`topology`] is the task graph that the UI and CLI draw.
 //! - [`schedule`] computes the fire dates of Schedule triggers in their time zone.
+//! - [`triggers`] decides whether Flow and Webhook triggers fire, and with what.
 //!
 //! Invariant: this crate does no IO. Anything that needs the outside world (secrets, the KV
 //! store, files) reaches it through a trait that the caller implements.
@@ -21,4 +22,5 @@ pub mod parse;
 pub mod schedule;
 pub mod template;
 pub mod topology;
+pub mod triggers;
 pub mod yaml;

@@ -122,6 +122,7 @@ impl From<baton_executor::executor::Error> for ApiError {
             Error::Store(store) => store.into(),
             Error::Inputs(message) => Self::Unprocessable(message),
             Error::NotApplicable(message) => Self::Conflict(message),
+            Error::WebhookNotFound => Self::NotFound(error.to_string()),
             // A stored revision that this version of Baton no longer reads: the user fixes it
             // by deploying the flow again, so it is their flow's problem, not a server fault.
             Error::InvalidFlow { .. } => Self::Unprocessable(error.to_string()),

@@ -31,6 +31,7 @@ mod logs;
 mod query;
 mod triggers;
 mod ui;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -129,7 +130,8 @@ pub fn router(state: ApiState) -> Router {
         .merge(executions::routes())
         .merge(files::routes())
         .merge(logs::routes())
-        .merge(triggers::routes());
+        .merge(triggers::routes())
+        .merge(webhooks::routes());
     let basic_auth = state.options.basic_auth.clone();
     let router = Router::new()
         .nest("/api/v1/main", api.clone())

@@ -10,3 +10,4 @@ mod measurements;
 mod streams;
 mod support;
 mod triggers;
+mod webhooks;

@@ -80,7 +80,7 @@ pub struct FlowTriggerProps {
     pub inputs: IndexMap<String, Json>,
     /// The parent execution states that fire the trigger; every terminal state when absent.
     pub states: Option<Vec<String>>,
-    pub preconditions: Option<Json>,
+    pub preconditions: Option<super::condition::Preconditions>,
     pub labels: Option<Json>,
 }
 

@@ -7,8 +7,13 @@ use baton_core::execution::{ContextExtras, Execution};
 use baton_store::{Claimed, NewMessage, Store};
 use uuid::Uuid;
 
+use super::concurrency::{self, Gate};
 use super::messages::{DispatchMessage, StepMessage};
-use super::{Error, ExecutorState};
+use super::{Error, ExecutorState, flow_triggers};
+
+/// How many times a step is redone because flows changed under it before it gives up (the
+/// message is then retried a second later).
+const STALE_INDEX_RETRIES: usize = 8;
 
 /// What must happen outside the database once the step committed.
 #[derive(Debug, Default)]
@@ -18,6 +23,18 @@ pub struct AfterCommit {
 }
 
 pub async fn process(state: &ExecutorState, message: &Claimed) -> Result<AfterCommit, Error> {
+    for _ in 0..STALE_INDEX_RETRIES {
+        match step_once(state, message).await {
+            // Flows changed since the Flow trigger index was loaded: nothing was committed;
+            // reload and step again, so triggers are evaluated against current flows.
+            Err(Error::StaleFlowIndex) => state.flow_triggers.reload(state).await?,
+            other => return other,
+        }
+    }
+    Err(Error::StaleFlowIndex)
+}
+
+async fn step_once(state: &ExecutorState, message: &Claimed) -> Result<AfterCommit, Error> {
     let payload: StepMessage =
         serde_json::from_value(message.payload.clone()).map_err(|e| Error::BadMessage {
             id: message.id,
@@ -51,7 +68,30 @@ pub async fn process(state: &ExecutorState, message: &Claimed) -> Result<AfterCo
         .get_in(tx.as_mut(), &row.namespace, &row.flow_id, row.flow_revision)
         .await?;
 
-    let mut actions = run_step(state, &flow.flow, &mut execution, &payload.events);
+    let before = execution.state;
+    let gate = concurrency::gate(
+        tx.as_mut(),
+        &flow.flow,
+        &execution,
+        &payload.events,
+        chrono::Utc::now(),
+    )
+    .await?;
+    // Read after the slot decision, which may have waited for another execution's end: the
+    // times of executions that take turns never overlap.
+    let now = chrono::Utc::now();
+    let mut actions = match &gate {
+        Gate::Step => run_step(state, &flow.flow, &mut execution, &payload.events, now),
+        Gate::StepRestart => {
+            let mut events = payload.events.clone();
+            events.push(Event::Restart);
+            run_step(state, &flow.flow, &mut execution, &events, now)
+        }
+        Gate::Wait | Gate::Refuse { .. } => {
+            concurrency::hold(&mut execution, &gate, now);
+            Vec::new()
+        }
+    };
     let mut follow_ups: Vec<NewMessage> = Vec::new();
     let mut after = AfterCommit::default();
     // Children are created here, in this transaction, and the engine is stepped again with the
@@ -96,8 +136,20 @@ pub async fn process(state: &ExecutorState, message: &Claimed) -> Result<AfterCo
             }
         }
         if !answers.is_empty() {
-            actions = run_step(state, &flow.flow, &mut execution, &answers);
+            actions = run_step(
+                state,
+                &flow.flow,
+                &mut execution,
+                &answers,
+                chrono::Utc::now(),
+            );
         }
+    }
+    if !before.is_terminal() && execution.state.is_terminal() {
+        follow_ups.extend(concurrency::release(tx.as_mut(), &flow.flow, &execution).await?);
+    }
+    if execution.state != before {
+        follow_ups.extend(flow_triggers::fire(state, tx.as_mut(), &execution).await?);
     }
     super::write_document(&mut row, &execution)?;
     let version = row.version;
@@ -115,6 +167,7 @@ fn run_step(
     flow: &baton_core::flow::Flow,
     execution: &mut Execution,
     events: &[Event],
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Vec<Action> {
     let mut new_id = || Uuid::now_v7().to_string();
     let extras = ContextExtras {
@@ -123,7 +176,7 @@ fn run_step(
     };
     let mut ctx = StepContext {
         flow,
-        now: chrono::Utc::now(),
+        now,
         templates: &state.templates,
         host: state.host.as_ref(),
         new_id: &mut new_id,

@@ -188,4 +188,8 @@ impl FlowStore for PgStore {
         tx.commit().await?;
         Ok(tombstone.into())
     }
+
+    async fn flows_generation(&self) -> Result<i64> {
+        super::concurrency::flows_generation(&mut *self.pool.acquire().await?).await
+    }
 }

@@ -1,6 +1,7 @@
 //! The Postgres store: several Baton processes share one database.
 
 mod backfills;
+mod concurrency;
 mod executions;
 mod flows;
 mod kv_logs;

@@ -177,4 +177,8 @@ impl FlowStore for SqliteStore {
         self.wakeups.wake(SCHEDULER_WAKEUP);
         tombstone.try_into()
     }
+
+    async fn flows_generation(&self) -> Result<i64> {
+        super::concurrency::flows_generation(&mut *self.pool.acquire().await?).await
+    }
 }

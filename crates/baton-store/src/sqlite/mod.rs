@@ -7,6 +7,7 @@
 //! process's clock (the database's clock, for an embedded database).
 
 mod backfills;
+mod concurrency;
 mod executions;
 mod flows;
 mod kv_logs;

@@ -64,4 +64,12 @@ conformance! {
     backfills::backfills_are_created_once_per_trigger_and_change_state,
     backfills::a_backfill_fires_in_a_transaction_and_counts_its_ended_executions,
     backfills::deleting_a_trigger_cancels_its_active_backfill,
+    concurrency::slots_admit_up_to_the_limit_and_queue_the_rest_in_order,
+    concurrency::a_full_flow_refuses_without_queue_behaviour,
+    concurrency::acquiring_again_keeps_the_slot_or_the_place_in_line,
+    concurrency::the_head_of_the_queue_is_never_overtaken,
+    concurrency::a_rolled_back_decision_takes_no_slot,
+    concurrency::racing_acquires_never_exceed_the_limit,
+    concurrency::flows_generation_grows_with_every_flow_change,
+    concurrency::trigger_windows_keep_their_state_and_take_turns,
 }

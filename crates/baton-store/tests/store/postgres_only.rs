@@ -118,7 +118,18 @@ async fn a_trigger_another_scheduler_is_firing_is_skipped_then_free_again() {
         .expect("a skip-locked lock does not wait")
         .unwrap();
     assert!(skipped.is_none(), "held by the first transaction");
-    // The holder dies without committing: its row is free at once.
+    // The holder dies without committing: its row is free again once the rollback reached
+    // the server (a dropped transaction rolls back on its connection in the background).
     drop(held);
-    assert!(store.lock_trigger(&key, true).await.unwrap().is_some());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if store.lock_trigger(&key, true).await.unwrap().is_some() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the row stays locked after the holder died"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }

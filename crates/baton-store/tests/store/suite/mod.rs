@@ -1,6 +1,7 @@
 //! Backend-independent checks: each takes an `Arc<dyn Store>` on a fresh, migrated database.
 
 pub mod backfills;
+pub mod concurrency;
 pub mod executions;
 pub mod flows;
 pub mod logs_kv;
