@@ -1,5 +1,6 @@
-//! Checks on Flow and Webhook triggers beyond their shape: conditions that Baton can evaluate,
-//! known state names, preconditions it supports, a usable webhook key.
+//! Checks on triggers beyond their shape: conditions that Baton can evaluate, known state
+//! names, preconditions it supports, a usable webhook key, and the Schedule properties the
+//! scheduler does not apply (refused, so a flow never fires when its author said it must not).
 
 use super::task::Reader;
 use crate::flow::TriggerProps;
@@ -12,7 +13,10 @@ const MAX_WEBHOOK_KEY: usize = 256;
 impl Reader<'_> {
     pub(super) fn check_event_trigger(&self, node: &Node, props: &TriggerProps) {
         match props {
-            TriggerProps::Schedule(_) => return,
+            TriggerProps::Schedule(_) => {
+                self.check_schedule_extras(node);
+                return;
+            }
             TriggerProps::Flow(flow) => {
                 if let (Some(states), Some(at)) = (&flow.states, node.get("states"))
                     && let Err(message) = check_states(states)
@@ -64,6 +68,30 @@ impl Reader<'_> {
                     );
                 }
             }
+        }
+    }
+
+    /// A Schedule's `conditions` (and the deprecated `scheduleConditions`) would hold back
+    /// dates; the scheduler does not evaluate them, so they are refused rather than ignored.
+    /// The deprecated `backfill` property is the API's and CLI's backfill now.
+    fn check_schedule_extras(&self, node: &Node) {
+        for name in ["conditions", "scheduleConditions"] {
+            if let Some(at) = node
+                .get(name)
+                .filter(|at| at.as_sequence().is_none_or(|items| !items.is_empty()))
+            {
+                self.error(
+                    at,
+                    format!("'{name}' on Schedule triggers are not supported by Baton yet"),
+                );
+            }
+        }
+        if let Some(at) = node.get("backfill") {
+            self.error(
+                at,
+                "'backfill' on a Schedule trigger is not supported by Baton (deprecated in Kestra): \
+                 start one with `baton backfill start` or `PUT /api/v1/triggers`",
+            );
         }
     }
 
