@@ -64,6 +64,22 @@ fn worker(executor: &BatonProcess) -> anyhow::Result<BatonProcess> {
     )
 }
 
+/// Deploys `source` through the webserver at `api`.
+async fn deploy(http: &reqwest::Client, api: &str, source: &str) -> anyhow::Result<()> {
+    let deployed = http
+        .post(format!("{api}/flows"))
+        .header("content-type", "application/x-yaml")
+        .body(source.to_owned())
+        .send()
+        .await?;
+    anyhow::ensure!(
+        deployed.status().is_success(),
+        "deploy: {}",
+        deployed.text().await?
+    );
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sigkilled_executor_leaves_its_executions_to_the_other() -> anyhow::Result<()> {
     let database_url = baton_store::testing::PgServer::get()
@@ -76,17 +92,7 @@ async fn a_sigkilled_executor_leaves_its_executions_to_the_other() -> anyhow::Re
     let api = format!("{}/api/v1", web.url.clone().expect("webserver url"));
     let http = reqwest::Client::new();
 
-    let deployed = http
-        .post(format!("{api}/flows"))
-        .header("content-type", "application/x-yaml")
-        .body(FLOW)
-        .send()
-        .await?;
-    anyhow::ensure!(
-        deployed.status().is_success(),
-        "deploy: {}",
-        deployed.text().await?
-    );
+    deploy(&http, &api, FLOW).await?;
     let mut ids = Vec::new();
     for n in 0..12 {
         let created: Value = http
@@ -183,17 +189,7 @@ async fn a_concurrency_limit_holds_and_frees_its_slots_when_executors_die_and_re
     let mut workers = vec![worker(&first)?, worker(&second)?];
     let api = format!("{}/api/v1", web.url.clone().expect("webserver url"));
     let http = reqwest::Client::new();
-    let deployed = http
-        .post(format!("{api}/flows"))
-        .header("content-type", "application/x-yaml")
-        .body(LIMITED)
-        .send()
-        .await?;
-    anyhow::ensure!(
-        deployed.status().is_success(),
-        "deploy: {}",
-        deployed.text().await?
-    );
+    deploy(&http, &api, LIMITED).await?;
     const COUNT: usize = 10;
     for _ in 0..COUNT {
         let created = http
