@@ -82,7 +82,7 @@ async fn an_execution_is_watched_to_success_and_its_logs_read_and_followed() -> 
         })
         .await?
         .into_inner();
-    assert_eq!(read_to_end(again).await?, [last.clone()]);
+    assert_eq!(read_to_end(again).await?, std::slice::from_ref(last));
 
     let get = executions
         .get(pb::GetExecutionRequest {
