@@ -2,8 +2,9 @@
 # Runs every Baton test on this machine: formatting, lints, then the whole test suite.
 #
 # It provisions what the tests need when it is missing and says so: the Rust toolchain (with
-# cargo-nextest when present) and the Postgres server binaries, which baton-store's tests run
-# as a throwaway cluster (crates/baton-store/tests/store/support/postgres.rs).
+# cargo-nextest when present), the Postgres server binaries, which baton-store's tests run
+# as a throwaway cluster (crates/baton-store/tests/store/support/postgres.rs), and the local
+# container images the Docker runner's tests use (deploy/base-images.sh).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -13,6 +14,14 @@ if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
     say "Postgres server binaries missing (no /usr/lib/postgresql/*/bin/initdb): installing postgresql"
     apt-get update
     apt-get install -y postgresql
+fi
+
+# The Docker runner's tests run containers of the local images (no registry is reachable).
+if docker info >/dev/null 2>&1; then
+    say "building the local container images that are missing (deploy/base-images.sh)"
+    deploy/base-images.sh
+else
+    say "no Docker engine reachable: the Docker runner's tests will fail"
 fi
 
 say "checking formatting (cargo fmt --check)"

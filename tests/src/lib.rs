@@ -241,7 +241,18 @@ impl TestCluster {
         id: &str,
         done: impl Fn(&Execution) -> bool,
     ) -> anyhow::Result<Execution> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        self.wait_for_within(id, Duration::from_secs(30), done)
+            .await
+    }
+
+    /// Polls until `done` holds, at most `limit`.
+    pub async fn wait_for_within(
+        &self,
+        id: &str,
+        limit: Duration,
+        done: impl Fn(&Execution) -> bool,
+    ) -> anyhow::Result<Execution> {
+        let deadline = tokio::time::Instant::now() + limit;
         loop {
             let execution = self.execution(id).await?;
             if done(&execution) {
@@ -249,7 +260,7 @@ impl TestCluster {
             }
             if tokio::time::Instant::now() > deadline {
                 bail!(
-                    "execution {id} still {} after 30 s: {:?}",
+                    "execution {id} still {} after {limit:?}: {:?}",
                     execution.state,
                     execution
                         .task_runs

@@ -68,6 +68,8 @@ pub struct NodeOptions {
     pub claim_lease: Duration,
     /// How long a worker's hold on a task run lasts without a heartbeat.
     pub worker_lease: Duration,
+    /// In-process workers' Docker engine settings.
+    pub docker: baton_worker::DockerSettings,
 }
 
 pub async fn connect_store(choice: &StoreChoice) -> anyhow::Result<Arc<dyn Store>> {
@@ -173,6 +175,7 @@ pub async fn run(
         worker.work_dir = options.work_dir.clone();
         worker.drain_grace = Duration::from_secs(10);
         worker.secrets = options.secrets.clone();
+        worker.docker = options.docker.clone();
         let mut stopped = worker_shutdown.clone();
         workers.push(tokio::spawn(async move {
             let shutdown = async move {

@@ -140,6 +140,16 @@ pub trait ExecutionTx: Send {
     /// Inserts a new execution with version 1.
     async fn insert_execution(&mut self, execution: &Execution) -> Result<Execution>;
 
+    /// [`FlowStore::get_flow`] on the transaction's own connection. A step that reads a flow
+    /// (a subflow's) while it holds SQLite's write lock must not need a second connection: the
+    /// pool's others may all be waiting for that lock.
+    async fn get_flow(
+        &mut self,
+        namespace: &str,
+        id: &str,
+        revision: Option<i32>,
+    ) -> Result<FlowRecord>;
+
     /// Writes the execution if its version is `expected_version`; returns it with the new one.
     async fn update_execution(
         &mut self,

@@ -1,14 +1,17 @@
 //! Baton's task implementations: given a task of a parsed flow and its template context, render
-//! its properties and run it. One file per task family; `process.rs` is the Process runner.
+//! its properties and run it. One file per task family; `process.rs` is the Process runner and
+//! `docker/` the Docker runner.
 //!
 //! Invariant: this crate (called by `baton-worker`) is the only place Baton runs user code.
 //! Nothing here talks to the executor or a database: results and logs go back to the caller.
 
+pub mod docker;
 mod fail;
 mod log;
 mod outputs;
 mod process;
 mod protocol;
+mod python;
 mod render;
 mod shell;
 mod sleep;
@@ -23,6 +26,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
+pub use docker::{DockerEngine, DockerSettings};
 pub use tokio_util::sync::CancellationToken as Cancel;
 
 /// Everything a task needs from the worker besides the task itself.
@@ -34,6 +38,8 @@ pub struct RunContext {
     pub logs: LogSink,
     /// Where per-task-run working directories are created (and removed afterwards).
     pub work_root: PathBuf,
+    /// The Docker engine, for script tasks on the Docker runner. Shared by the worker's runs.
+    pub docker: Arc<DockerEngine>,
 }
 
 /// One log line a task produced.
@@ -151,6 +157,12 @@ async fn run_kind(task: &Task, run: &RunContext, cancel: &CancellationToken) -> 
         }
         TaskProps::ShellScript(base, props) => {
             shell::run(base, shell::Body::Script(props), run, cancel).await
+        }
+        TaskProps::PythonScript(base, props) => {
+            shell::run(base, shell::Body::PythonScript(props), run, cancel).await
+        }
+        TaskProps::PythonCommands(base, props) => {
+            shell::run(base, shell::Body::PythonCommands(props), run, cancel).await
         }
         TaskProps::If { .. }
         | TaskProps::Switch { .. }

@@ -6,6 +6,7 @@
 
 mod host;
 
+pub use baton_tasks::DockerSettings;
 pub use host::WorkerHost;
 mod runs;
 mod session;
@@ -35,6 +36,8 @@ pub struct WorkerOptions {
     pub secrets: HashMap<String, String>,
     /// Where each task run's working directory is created.
     pub work_dir: PathBuf,
+    /// The Docker engine script tasks on the Docker runner use, and what they may do there.
+    pub docker: baton_tasks::DockerSettings,
 }
 
 impl WorkerOptions {
@@ -50,6 +53,7 @@ impl WorkerOptions {
             drain_grace: Duration::from_secs(60),
             secrets: HashMap::new(),
             work_dir: std::env::temp_dir().join("baton-worker"),
+            docker: baton_tasks::DockerSettings::default(),
         }
     }
 }

@@ -10,7 +10,7 @@ use baton_core::flow::task::LogLevel;
 use baton_core::parse::FlowParser;
 use baton_core::template::{RenderLimits, TemplateEngine, TemplateHost};
 use baton_proto::v1;
-use baton_tasks::{LogSink, RunContext, TaskOutcome, TaskState};
+use baton_tasks::{DockerEngine, LogSink, RunContext, TaskOutcome, TaskState};
 use tokio::sync::mpsc::{self, UnboundedSender};
 use tokio_util::sync::CancellationToken;
 
@@ -35,6 +35,7 @@ pub(crate) struct Runner {
     engine: Arc<TemplateEngine>,
     host: Arc<dyn TemplateHost>,
     work_dir: PathBuf,
+    docker: Arc<DockerEngine>,
     events: UnboundedSender<RunEvent>,
 }
 
@@ -42,6 +43,7 @@ impl Runner {
     pub(crate) fn new(
         host: Arc<dyn TemplateHost>,
         work_dir: PathBuf,
+        docker: Arc<DockerEngine>,
         events: UnboundedSender<RunEvent>,
     ) -> Self {
         Runner {
@@ -50,6 +52,7 @@ impl Runner {
             engine: Arc::new(TemplateEngine::new(RenderLimits::default())),
             host,
             work_dir,
+            docker,
             events,
         }
     }
@@ -68,6 +71,7 @@ impl Runner {
         let engine = Arc::clone(&self.engine);
         let host = Arc::clone(&self.host);
         let work_dir = self.work_dir.clone();
+        let docker = Arc::clone(&self.docker);
         tokio::spawn(async move {
             let (task_run_id, attempt) = (assign.task_run_id.clone(), assign.attempt);
             let outcome = match prepared {
@@ -87,6 +91,7 @@ impl Runner {
                         context,
                         logs: LogSink::new(log_tx),
                         work_root: work_dir,
+                        docker,
                     };
                     let outcome = match flow.find_task(&assign.task_id) {
                         Some(task) => baton_tasks::run_task(task, &run, &cancel).await,

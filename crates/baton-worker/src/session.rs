@@ -11,6 +11,8 @@ use baton_proto::v1::{
     self, ExecutorMessage, WorkerMessage, executor_message::Message as In,
     worker_message::Message as Out, worker_service_client::WorkerServiceClient,
 };
+use baton_tasks::DockerEngine;
+use baton_tasks::docker::Owner;
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::time::{Instant, sleep_until};
 use tokio_stream::wrappers::UnboundedReceiverStream;
@@ -54,6 +56,7 @@ pub(crate) struct Worker {
     options: WorkerOptions,
     endpoint: Endpoint,
     runner: Runner,
+    docker: Arc<DockerEngine>,
     events: UnboundedReceiver<RunEvent>,
     runs: HashMap<String, Running>,
     pending_logs: VecDeque<v1::LogLine>,
@@ -81,11 +84,21 @@ impl Worker {
             .keep_alive_timeout(Duration::from_secs(10));
         let (events_tx, events) = mpsc::unbounded_channel();
         let host = Arc::new(WorkerHost::new(options.secrets.clone()));
-        let runner = Runner::new(host, options.work_dir.clone(), events_tx);
+        let docker = Arc::new(DockerEngine::new(
+            options.docker.clone(),
+            Owner::this_process(options.worker_id.clone()),
+        ));
+        let runner = Runner::new(
+            host,
+            options.work_dir.clone(),
+            Arc::clone(&docker),
+            events_tx,
+        );
         Ok(Worker {
             options,
             endpoint,
             runner,
+            docker,
             events,
             runs: HashMap::new(),
             pending_logs: VecDeque::new(),
@@ -102,6 +115,7 @@ impl Worker {
     ) -> Result<(), Error> {
         let mut shutdown = std::pin::pin!(shutdown);
         let mut shutdown: Shutdown<'_> = shutdown.as_mut();
+        sweep_orphans(Arc::clone(&self.docker));
         let mut backoff = BACKOFF_MIN;
         loop {
             let (end, welcomed) = self.session(shutdown.as_mut()).await;
@@ -399,6 +413,18 @@ impl Worker {
             let _ = out.send(message(Out::HandBack(hand_back)));
         }
     }
+}
+
+/// Removes task containers that a dead worker left on this Docker host, in the background; a
+/// worker without a reachable engine just says so at debug level.
+fn sweep_orphans(docker: Arc<DockerEngine>) {
+    tokio::spawn(async move {
+        match baton_tasks::docker::sweep_orphans(&docker).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "removed orphaned task containers"),
+            Err(error) => tracing::debug!(%error, "no orphaned task containers swept"),
+        }
+    });
 }
 
 fn message(message: Out) -> WorkerMessage {

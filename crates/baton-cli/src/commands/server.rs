@@ -99,6 +99,11 @@ pub struct LocalArgs {
     /// [env: BATON_BASIC_AUTH].
     #[arg(long, value_name = "USER:PASSWORD")]
     basic_auth: Option<String>,
+    /// Let script tasks on the Docker runner bind-mount host paths (`volumes`); off by default,
+    /// as a mount gives a flow's author the worker host's files
+    /// [env: BATON_DOCKER_VOLUMES_ENABLED=true].
+    #[arg(long)]
+    docker_volumes_enabled: bool,
 }
 
 #[derive(Args)]
@@ -139,6 +144,11 @@ pub struct ServerArgs {
     /// [env: BATON_WORKER_LEASE].
     #[arg(long, value_name = "SECONDS")]
     worker_lease: Option<String>,
+    /// Standalone only: let script tasks on the Docker runner bind-mount host paths (`volumes`); off by default,
+    /// as a mount gives a flow's author the worker host's files
+    /// [env: BATON_DOCKER_VOLUMES_ENABLED=true].
+    #[arg(long)]
+    docker_volumes_enabled: bool,
 }
 
 #[derive(Args)]
@@ -164,6 +174,11 @@ pub struct WorkerArgs {
     /// (default 60) [env: BATON_WORKER_DRAIN_GRACE].
     #[arg(long, value_name = "SECONDS")]
     drain_grace: Option<String>,
+    /// Let script tasks on the Docker runner bind-mount host paths (`volumes`); off by default,
+    /// as a mount gives a flow's author the worker host's files
+    /// [env: BATON_DOCKER_VOLUMES_ENABLED=true].
+    #[arg(long)]
+    docker_volumes_enabled: bool,
 }
 
 /// The flags given, as (flag, text), for the configuration's flag layer.
@@ -184,6 +199,14 @@ impl Flags {
         }
         self
     }
+
+    /// A flag without a value: given means true.
+    fn switch(&mut self, flag: &'static str, given: bool) -> &mut Self {
+        if given {
+            self.0.push((flag, "true".to_owned()));
+        }
+        self
+    }
 }
 
 pub fn run(command: ServerCommand) -> anyhow::Result<ExitCode> {
@@ -195,7 +218,8 @@ pub fn run(command: ServerCommand) -> anyhow::Result<ExitCode> {
                 .add("data-dir", &args.data_dir)
                 .add("slots", &args.slots)
                 .add("flows-dir", &args.flows_dir)
-                .add("basic-auth", &args.basic_auth);
+                .add("basic-auth", &args.basic_auth)
+                .switch("docker-volumes-enabled", args.docker_volumes_enabled);
             (Role::Local, &args.config, flags)
         }
         ServerCommand::Standalone(args)
@@ -216,7 +240,8 @@ pub fn run(command: ServerCommand) -> anyhow::Result<ExitCode> {
                 .add("flows-dir", &args.flows_dir)
                 .add("basic-auth", &args.basic_auth)
                 .add("claim-lease", &args.claim_lease)
-                .add("worker-lease", &args.worker_lease);
+                .add("worker-lease", &args.worker_lease)
+                .switch("docker-volumes-enabled", args.docker_volumes_enabled);
             (role, &args.config, flags)
         }
         ServerCommand::Worker(args) => {
@@ -227,7 +252,8 @@ pub fn run(command: ServerCommand) -> anyhow::Result<ExitCode> {
                 .add("slots", &args.slots)
                 .add("worker-group", &args.worker_group)
                 .add("worker-id", &args.worker_id)
-                .add("drain-grace", &args.drain_grace);
+                .add("drain-grace", &args.drain_grace)
+                .switch("docker-volumes-enabled", args.docker_volumes_enabled);
             (Role::Worker, &args.config, flags)
         }
     };
@@ -292,6 +318,7 @@ fn node_options(
             }),
         claim_lease: config.leases.claim,
         worker_lease: config.leases.worker,
+        docker: docker_settings(config),
     }
 }
 
@@ -319,6 +346,7 @@ fn worker(config: &Config, secrets: HashMap<String, String>) -> anyhow::Result<E
     }
     options.drain_grace = config.worker.drain_grace;
     options.secrets = secrets;
+    options.docker = docker_settings(config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -328,6 +356,13 @@ fn worker(config: &Config, secrets: HashMap<String, String>) -> anyhow::Result<E
         baton_worker::run(options, shutdown).await?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+fn docker_settings(config: &Config) -> baton_worker::DockerSettings {
+    baton_worker::DockerSettings {
+        host: None,
+        volumes_enabled: config.docker.volumes_enabled,
+    }
 }
 
 /// Kestra's convention: `SECRET_<NAME>` holds the base64 value of `secret('NAME')`.

@@ -54,6 +54,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub worker: WorkerConfig,
     pub leases: LeaseConfig,
+    pub docker: DockerConfig,
     pub log: LogConfig,
 }
 
@@ -150,6 +151,16 @@ impl Default for LeaseConfig {
             worker: Duration::from_secs(30),
         }
     }
+}
+
+/// The Docker task runner of workers (and of the in-process worker of `local` and
+/// `standalone`). The engine is `DOCKER_HOST`, else the local socket.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DockerConfig {
+    /// Let script tasks bind-mount host paths (`volumes`, Kestra's `volume-enabled`). Off: a
+    /// mount gives a flow's author the worker host's files.
+    pub volumes_enabled: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -149,6 +149,15 @@ pub static SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        key: "docker.volumesEnabled",
+        env: "BATON_DOCKER_VOLUMES_ENABLED",
+        flag: "docker-volumes-enabled",
+        apply: |config, text| {
+            config.docker.volumes_enabled = boolean(text)?;
+            Ok(())
+        },
+    },
+    Setting {
         key: "log.level",
         env: "BATON_LOG",
         flag: "log-level",
@@ -182,5 +191,14 @@ fn basic_auth(text: &str) -> Result<BasicAuthConfig, String> {
             })
         }
         _ => Err("expected USER:PASSWORD, both non-empty".to_owned()),
+    }
+}
+
+/// `true`/`false` and the usual spellings of each, as clap read the variable before.
+fn boolean(text: &str) -> Result<bool, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" | "y" => Ok(true),
+        "false" | "no" | "off" | "0" | "n" => Ok(false),
+        _ => Err(format!("'{text}' is not true or false")),
     }
 }

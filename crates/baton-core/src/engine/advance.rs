@@ -81,18 +81,7 @@ impl Engine<'_, '_> {
         let context = task_context(flow, execution, None, self.ctx.extras);
         let mut problems = Vec::new();
         for output in &flow.outputs {
-            let rendered = match &output.value {
-                Value::String(text) => {
-                    self.ctx
-                        .templates
-                        .render_typed(text, &context, self.ctx.host)
-                }
-                other => self
-                    .ctx
-                    .templates
-                    .render_value(other, &context, self.ctx.host),
-            };
-            match rendered {
+            match self.render_output(&output.value, &context) {
                 Ok(value) => {
                     execution.outputs.insert(output.id.clone(), value);
                 }
@@ -104,6 +93,24 @@ impl Engine<'_, '_> {
         }
         execution.error = Some(problems.join("; "));
         State::Failed
+    }
+
+    /// One output value: a string that is one expression keeps its type.
+    pub(super) fn render_output(
+        &self,
+        value: &Value,
+        context: &Value,
+    ) -> Result<Value, crate::template::TemplateError> {
+        match value {
+            Value::String(text) => self
+                .ctx
+                .templates
+                .render_typed(text, context, self.ctx.host),
+            other => self
+                .ctx
+                .templates
+                .render_value(other, context, self.ctx.host),
+        }
     }
 
     /// Runs `tasks`, then `errors` if they failed, then `finally`; `None` while anything runs.

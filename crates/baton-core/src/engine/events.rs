@@ -82,6 +82,7 @@ impl Engine<'_, '_> {
                             });
                         }
                     }
+                    self.kill_subflows(execution);
                 }
             }
             Event::Restart => self.restart(execution),
@@ -94,57 +95,24 @@ impl Engine<'_, '_> {
                     run.set_state(State::Success, now);
                 }
             }
-            Event::SubflowUpdate {
+            Event::SubflowStarted { task_run_id } => self.subflow_started(execution, task_run_id),
+            Event::SubflowRefused { task_run_id, error } => {
+                self.subflow_refused(execution, task_run_id, error)
+            }
+            Event::SubflowEnded {
                 task_run_id,
                 execution_id,
                 state,
                 outputs,
-            } => {
-                let Some(index) = execution
-                    .task_runs
-                    .iter()
-                    .position(|r| &r.id == task_run_id)
-                else {
-                    return;
-                };
-                let flow = self.ctx.flow;
-                let Some(task) = flow.find_task(&execution.task_runs[index].task_id) else {
-                    return;
-                };
-                let TaskProps::Subflow(subflow) = &task.props else {
-                    return;
-                };
-                let run = &mut execution.task_runs[index];
-                if run.state.is_terminal() {
-                    return;
-                }
-                run.outputs
-                    .insert("executionId".into(), execution_id.clone().into());
-                run.outputs.insert("state".into(), state.as_str().into());
-                if !outputs.is_empty() {
-                    run.outputs
-                        .insert("outputs".into(), serde_json::Value::Object(outputs.clone()));
-                }
-                let ended = if !subflow.wait {
-                    Some(State::Success)
-                } else if state.is_terminal() {
-                    Some(if state.is_failure() && subflow.transmit_failed {
-                        State::Failed
-                    } else if state.is_failure() {
-                        State::Warning
-                    } else {
-                        *state
-                    })
-                } else {
-                    None
-                };
-                if let Some(ended) = ended {
-                    if ended == State::Failed {
-                        run.error = Some(format!("subflow execution {execution_id} ended {state}"));
-                    }
-                    run.set_state(ended, now);
-                }
-            }
+                error,
+            } => self.subflow_ended(
+                execution,
+                task_run_id,
+                execution_id,
+                *state,
+                outputs,
+                error.as_deref(),
+            ),
         }
     }
 

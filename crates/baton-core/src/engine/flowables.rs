@@ -1,13 +1,13 @@
-//! The executor-side task kinds that need more than a list walk: ForEach, Pause, Labels,
-//! Subflow, and the kill sequence.
+//! The executor-side task kinds that need more than a list walk: ForEach, Pause, Labels, and
+//! the kill sequence. Subflow has its own module.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::Action;
 use super::advance::{Engine, ListState, Scope, find_run, worst};
 use crate::execution::{Execution, State};
 use crate::flow::Task;
-use crate::flow::props::{PauseBehavior, PauseProps, SubflowProps};
+use crate::flow::props::{PauseBehavior, PauseProps};
 
 impl Engine<'_, '_> {
     /// ForEach: each value runs the task list once, `limit` values at a time (0 = all at once).
@@ -174,72 +174,14 @@ impl Engine<'_, '_> {
             Ok(value) => value,
             Err(message) => return self.fail(execution, index, format!("labels: {message}")),
         };
-        let pairs: Vec<(String, String)> = match rendered {
-            Value::Object(map) => map.into_iter().map(|(k, v)| (k, plain_text(&v))).collect(),
-            Value::Array(items) => items
-                .iter()
-                .filter_map(|item| {
-                    Some((
-                        item.get("key")?.as_str()?.to_owned(),
-                        plain_text(item.get("value")?),
-                    ))
-                })
-                .collect(),
-            other => {
-                return self.fail(
-                    execution,
-                    index,
-                    format!("labels: expected a map or a list of {{key, value}}, found {other}"),
-                );
-            }
+        let pairs = match label_pairs(rendered) {
+            Ok(pairs) => pairs,
+            Err(message) => return self.fail(execution, index, format!("labels: {message}")),
         };
         for (key, value) in pairs {
             execution.labels.insert(key, value);
         }
         execution.task_runs[index].set_state(State::Success, self.ctx.now);
-    }
-
-    pub(super) fn start_subflow(
-        &mut self,
-        execution: &mut Execution,
-        index: usize,
-        subflow: &SubflowProps,
-    ) {
-        if execution.task_runs[index].state != State::Created {
-            return;
-        }
-        let inputs = serde_json::to_value(&subflow.inputs).unwrap_or_default();
-        let inputs = match self.render_value(execution, index, &inputs) {
-            Ok(Value::Object(map)) => map,
-            Ok(_) => Map::new(),
-            Err(message) => return self.fail(execution, index, format!("inputs: {message}")),
-        };
-        let labels = match subflow
-            .labels
-            .as_ref()
-            .map(|l| self.render_value(execution, index, l))
-        {
-            Some(Ok(Value::Object(map))) => map,
-            Some(Err(message)) => return self.fail(execution, index, format!("labels: {message}")),
-            _ => Map::new(),
-        };
-        let (namespace, flow_id) = match (
-            self.render_text(execution, index, &subflow.namespace),
-            self.render_text(execution, index, &subflow.flow_id),
-        ) {
-            (Ok(ns), Ok(id)) => (ns, id),
-            (Err(message), _) | (_, Err(message)) => return self.fail(execution, index, message),
-        };
-        self.mark_running(execution, index);
-        self.actions.push(Action::StartSubflow {
-            task_run_id: execution.task_runs[index].id.clone(),
-            namespace,
-            flow_id,
-            revision: subflow.revision,
-            inputs,
-            labels,
-            wait: subflow.wait,
-        });
     }
 
     /// KILLING: running attempts are asked to stop; everything else not yet ended is KILLED.
@@ -266,6 +208,25 @@ impl Engine<'_, '_> {
                 state: State::Killed,
             });
         }
+    }
+}
+
+/// Labels as Kestra writes them: a map, or a list of `{key, value}`; values become text.
+pub(super) fn label_pairs(labels: Value) -> Result<Vec<(String, String)>, String> {
+    match labels {
+        Value::Object(map) => Ok(map.into_iter().map(|(k, v)| (k, plain_text(&v))).collect()),
+        Value::Array(items) => Ok(items
+            .iter()
+            .filter_map(|item| {
+                Some((
+                    item.get("key")?.as_str()?.to_owned(),
+                    plain_text(item.get("value")?),
+                ))
+            })
+            .collect()),
+        other => Err(format!(
+            "expected a map or a list of {{key, value}}, found {other}"
+        )),
     }
 }
 

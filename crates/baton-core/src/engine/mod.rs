@@ -16,13 +16,18 @@ mod restart;
 mod retry;
 #[cfg(test)]
 mod simulation;
+mod subflow;
+#[cfg(test)]
+mod subflow_simulation;
+#[cfg(test)]
+mod subflow_tests;
 #[cfg(test)]
 mod tests;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::execution::{Execution, State};
+use crate::execution::{Execution, ParentExecution, State};
 use crate::flow::Flow;
 use crate::template::{TemplateEngine, TemplateHost};
 
@@ -60,13 +65,21 @@ pub enum Event {
     Resume,
     /// Run a failed or killed execution again from where it failed, under the same id.
     Restart,
-    /// A subflow started by [`Action::StartSubflow`] got its execution id, or ended.
-    SubflowUpdate {
+    /// The executor created the execution that [`Action::StartSubflow`] asked for.
+    SubflowStarted { task_run_id: String },
+    /// The executor could not create it (no such flow, refused inputs…).
+    SubflowRefused { task_run_id: String, error: String },
+    /// A subflow's execution ended; sent by its own step, through [`Action::Notify`].
+    SubflowEnded {
         task_run_id: String,
         execution_id: String,
         state: State,
+        /// The child flow's outputs (or the Subflow task's deprecated `outputs`, rendered).
         #[serde(default)]
         outputs: serde_json::Map<String, serde_json::Value>,
+        /// Why the outputs could not be rendered: the Subflow task fails with it.
+        #[serde(default)]
+        error: Option<String>,
     },
 }
 
@@ -83,18 +96,43 @@ pub enum Action {
         task_run_id: String,
         at: DateTime<Utc>,
     },
-    /// Create an execution of another flow; report back with [`Event::SubflowUpdate`].
-    StartSubflow {
-        task_run_id: String,
-        namespace: String,
-        flow_id: String,
-        revision: Option<u32>,
-        inputs: serde_json::Map<String, serde_json::Value>,
-        labels: serde_json::Map<String, serde_json::Value>,
-        wait: bool,
-    },
+    /// Create an execution of another flow, in the same transaction, then step this execution
+    /// again with [`Event::SubflowStarted`] or [`Event::SubflowRefused`].
+    StartSubflow(Box<SubflowStart>),
+    /// Deliver `event` to another execution (a subflow's parent or child) in the same
+    /// transaction: a child's end to its parent, a kill or a restart to a child.
+    Notify { execution_id: String, event: Event },
     /// The execution reached a terminal state.
     Ended { state: State },
+}
+
+/// How deep subflows may nest: an execution whose parents already form a chain this long
+/// starts no subflow, so a cycle (A starts B starts A…) ends with a failed task instead of
+/// running forever. Kestra only refuses a flow that starts itself directly; Baton refuses that
+/// too, when the flow is read.
+pub const MAX_SUBFLOW_DEPTH: usize = 10;
+
+/// Everything the executor needs to create a subflow's execution.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubflowStart {
+    pub task_run_id: String,
+    /// The new execution's id, chosen by the engine so the task run shows it at once.
+    pub execution_id: String,
+    pub namespace: String,
+    pub flow_id: String,
+    /// The latest revision when `None`.
+    pub revision: Option<u32>,
+    /// Rendered, not yet coerced by the child flow's input declarations.
+    pub inputs: serde_json::Map<String, serde_json::Value>,
+    /// The parent's labels when `inheritLabels` is set; the child flow's own keys win over them.
+    pub inherited_labels: Vec<(String, String)>,
+    /// The task's rendered `labels`; they win over the flow's and the inherited ones.
+    pub labels: Vec<(String, String)>,
+    /// Start the child at this date instead of now.
+    pub schedule_date: Option<DateTime<Utc>>,
+    /// The link the child keeps to this execution.
+    pub parent: ParentExecution,
 }
 
 /// What a step may use besides the execution: templates, the host behind `kv()`/`secret()`,
@@ -123,8 +161,12 @@ pub fn step(ctx: &mut StepContext<'_>, execution: &mut Execution, events: &[Even
             execution.state,
             State::Failed | State::Killed | State::Cancelled
         );
-        if !(restartable && events.contains(&Event::Restart)) {
+        if !events.contains(&Event::Restart) {
             return Vec::new();
+        }
+        if !restartable {
+            // A parent restarting its Subflow task asked: it waits for this answer instead.
+            return engine.end_notice(execution).into_iter().collect();
         }
     }
     for event in events {
@@ -134,5 +176,13 @@ pub fn step(ctx: &mut StepContext<'_>, execution: &mut Execution, events: &[Even
         execution.set_state(State::Running, engine.ctx.now);
     }
     engine.advance_execution(execution);
+    if engine
+        .actions
+        .iter()
+        .any(|a| matches!(a, Action::Ended { .. }))
+        && let Some(notice) = engine.end_notice(execution)
+    {
+        engine.actions.push(notice);
+    }
     engine.actions
 }

@@ -31,9 +31,12 @@ impl Engine<'_, '_> {
             if !run.state.is_failure() {
                 continue;
             }
-            let flowable = flow
-                .find_task(&run.task_id)
-                .is_some_and(|t| t.kind.is_flowable());
+            let task = flow.find_task(&run.task_id);
+            if let Some(crate::flow::TaskProps::Subflow(subflow)) = task.map(|t| &t.props) {
+                self.restart_subflow(execution, index, subflow);
+                continue;
+            }
+            let flowable = task.is_some_and(|t| t.kind.is_flowable());
             let run = &mut execution.task_runs[index];
             run.error = None;
             if flowable {

@@ -12,7 +12,7 @@ use super::{Action, Event};
 use crate::execution::State;
 
 /// A small xorshift generator: deterministic per seed, good enough to spread cases.
-struct Rng(u64);
+pub(super) struct Rng(pub u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
@@ -22,11 +22,11 @@ impl Rng {
         self.0
     }
 
-    fn below(&mut self, n: u64) -> u64 {
+    pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
 
-    fn chance(&mut self, percent: u64) -> bool {
+    pub fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
     }
 }
@@ -165,7 +165,7 @@ fn simulate(seed: u64) {
                     });
                 }
                 Action::WakeAt { task_run_id, .. } => timers.push(Event::Timer { task_run_id }),
-                Action::StartSubflow { .. } | Action::Ended { .. } => {}
+                Action::StartSubflow(_) | Action::Notify { .. } | Action::Ended { .. } => {}
             }
         }
         if kill_at == Some(round) {

@@ -164,7 +164,7 @@ impl Harness {
                     }
                     Action::WakeAt { task_run_id, at } => wake = Some((task_run_id, at)),
                     Action::Ended { state } => return state,
-                    Action::Kill { .. } | Action::StartSubflow { .. } => {}
+                    Action::Kill { .. } | Action::StartSubflow(_) | Action::Notify { .. } => {}
                 }
             }
             if events.is_empty() {
@@ -195,7 +195,7 @@ pub(super) fn ok(_: &str, _: u32) -> (State, Map<String, Value>) {
     (State::Success, Map::new())
 }
 
-fn flow(tasks: &str) -> String {
+pub(super) fn flow(tasks: &str) -> String {
     format!(
         "id: t\nnamespace: tests\ninputs:\n  - id: mode\n    type: STRING\n    defaults: fast\ntasks:\n{tasks}"
     )
@@ -548,41 +548,6 @@ fn labels_task_sets_execution_labels_in_the_executor() {
         Some("fast")
     );
     assert_eq!(h.execution.labels.get("n").map(String::as_str), Some("3"));
-}
-
-#[test]
-fn subflow_starts_and_waits_for_its_child() {
-    let mut h = Harness::new(&flow(
-        "  - id: child\n    type: subflow\n    namespace: other\n    flowId: f\n    inputs:\n      mode: \"{{ inputs.mode }}\"\n",
-    ));
-    h.execution.inputs.insert("mode".into(), json!("slow"));
-    let actions = h.step(&[]);
-    let [
-        Action::StartSubflow {
-            task_run_id,
-            inputs,
-            wait: true,
-            ..
-        },
-    ] = actions.as_slice()
-    else {
-        panic!("{actions:?}")
-    };
-    assert_eq!(inputs.get("mode"), Some(&json!("slow")));
-    let id = task_run_id.clone();
-    let update = |state| Event::SubflowUpdate {
-        task_run_id: id.clone(),
-        execution_id: "child-1".into(),
-        state,
-        outputs: Map::new(),
-    };
-    assert!(h.step(&[update(State::Running)]).is_empty());
-    assert_eq!(
-        h.step(&[update(State::Failed)]),
-        [Action::Ended {
-            state: State::Failed
-        }]
-    );
 }
 
 #[test]

@@ -124,6 +124,9 @@ pub struct Execution {
     pub original_id: Option<String>,
     /// Why the execution ended the way it did, when the engine decided it (not a task).
     pub error: Option<String>,
+    /// The execution whose Subflow task started this one, when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_execution: Option<ParentExecution>,
 }
 
 impl Execution {
@@ -153,6 +156,7 @@ impl Execution {
             ended_at: None,
             original_id: None,
             error: None,
+            parent_execution: None,
         }
     }
 
@@ -180,6 +184,54 @@ impl Execution {
             .iter()
             .find(|c| c.state == State::Running)
             .map_or(self.created_at, |c| c.at)
+    }
+}
+
+/// The link from a subflow's execution to the Subflow task run that started it: who to tell
+/// when it ends, and how deep in a chain of subflows it is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParentExecution {
+    pub execution_id: String,
+    pub namespace: String,
+    pub flow_id: String,
+    pub flow_revision: i32,
+    pub task_run_id: String,
+    pub task_id: String,
+    /// The ForEach value and iteration of that task run, when it runs inside one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_run_value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_run_iteration: Option<u32>,
+    /// Whether the parent waits for this execution's end (Subflow `wait`).
+    pub wait: bool,
+    /// The Subflow task's deprecated `outputs`, rendered in this execution's context when it
+    /// ends (only when the flow declares no `outputs` of its own).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub outputs: serde_json::Map<String, serde_json::Value>,
+    /// `namespace.flowId` of every execution above this one, outermost first; its length is
+    /// this execution's depth, bounded by [`crate::engine::MAX_SUBFLOW_DEPTH`].
+    pub call_chain: Vec<String>,
+}
+
+impl ParentExecution {
+    /// The `trigger.*` variables Kestra gives a subflow's execution.
+    pub fn trigger_variables(&self) -> serde_json::Value {
+        let mut variables = serde_json::json!({
+            "executionId": self.execution_id,
+            "namespace": self.namespace,
+            "flowId": self.flow_id,
+            "flowRevision": self.flow_revision,
+            "taskRunId": self.task_run_id,
+            "taskId": self.task_id,
+        });
+        if let Some(value) = &self.task_run_value {
+            variables["taskRunValue"] = serde_json::json!(value);
+        }
+        if let Some(iteration) = self.task_run_iteration {
+            variables["taskRunIteration"] = serde_json::json!(iteration);
+        }
+        variables
     }
 }
 

@@ -33,18 +33,32 @@ pub struct SleepProps {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SubflowProps {
+    /// The child flow's namespace and id; templates, rendered when the task starts.
     pub namespace: String,
     pub flow_id: String,
+    /// The latest revision when `None`.
     pub revision: Option<u32>,
+    /// Rendered in the parent's context, then coerced by the child flow's input declarations.
     #[serde(default)]
     pub inputs: IndexMap<String, Json>,
+    /// A map or a list of `{key, value}`, rendered in the parent's context.
     pub labels: Option<Json>,
+    /// Wait for the child to end and take its state; otherwise succeed once it is created.
     #[serde(default = "yes")]
     pub wait: bool,
+    /// When waiting: a FAILED, KILLED or WARNING child gives the task its state; otherwise the
+    /// task succeeds whatever the child's state.
     #[serde(default = "yes")]
     pub transmit_failed: bool,
+    /// Copy the parent execution's labels onto the child (the child flow's own keys win).
     #[serde(default)]
     pub inherit_labels: bool,
+    /// Deprecated since Kestra 0.15 (flow `outputs` replace it): values rendered in the child's
+    /// context when it ends and returned as `outputs.<task>.outputs.<name>`. Used only when the
+    /// child flow declares no `outputs`.
+    #[serde(default)]
+    pub outputs: IndexMap<String, Json>,
+    /// Create the child now but start it at this date (ISO-8601, a template).
     pub schedule_date: Option<String>,
     pub restart_behavior: Option<SubflowRestartBehavior>,
 }

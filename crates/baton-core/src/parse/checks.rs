@@ -20,6 +20,7 @@ pub fn check_flow(flow: &Flow) -> Vec<Diagnostic> {
             }
         }
         check_flowable(task, &mut out);
+        check_recursive_subflow(flow, task, &mut out);
     }
     let mut triggers: HashMap<&str, Position> = HashMap::new();
     for trigger in &flow.triggers {
@@ -70,6 +71,23 @@ pub fn check_retry(retry: &Retry, at: Position) -> Vec<Diagnostic> {
         }
     }
     out
+}
+
+/// A flow that names itself as a subflow would start itself forever; Kestra refuses it with
+/// this message. Longer cycles (A calls B calls A) are caught at run time by the depth limit.
+fn check_recursive_subflow(flow: &Flow, task: &Task, out: &mut Vec<Diagnostic>) {
+    if let crate::flow::TaskProps::Subflow(subflow) = &task.props
+        && subflow.namespace == flow.namespace
+        && subflow.flow_id == flow.id
+    {
+        out.push(Diagnostic::error(
+            task.position,
+            format!(
+                "recursive call to flow [{}.{}]: subflow '{}' starts the flow it belongs to",
+                flow.namespace, flow.id, task.id
+            ),
+        ));
+    }
 }
 
 fn check_flowable(task: &Task, out: &mut Vec<Diagnostic>) {

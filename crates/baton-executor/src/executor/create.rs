@@ -2,10 +2,12 @@
 //! the execution row and its first step message in one transaction.
 
 use baton_core::execution::{ContextExtras, Execution, task_context};
+use baton_core::flow::Flow;
 use baton_core::inputs::{RawInput, resolve};
 use baton_core::template::is_template;
-use baton_store::Store;
+use baton_store::{FlowRecord, Store};
 use indexmap::IndexMap;
+use uuid::Uuid;
 
 use super::messages::StepMessage;
 use super::{Error, ExecutorState};
@@ -40,12 +42,40 @@ pub async fn create_execution(
             record.namespace, record.id
         )));
     }
+    let (mut row, mut execution) = build_execution(
+        state,
+        &flow.flow,
+        &record,
+        Uuid::now_v7(),
+        &request.inputs,
+        request.trigger,
+    )?;
+    execution.labels.extend(request.labels);
+    super::write_document(&mut row, &execution)?;
+    store
+        .create_execution(&row, &StepMessage::message(&execution.id, Vec::new()))
+        .await?;
+    Ok(execution)
+}
+
+/// A new CREATED execution of `flow` with id `id`: its row and its document, inputs resolved
+/// (a refused input is [`Error::Inputs`]) and the flow's labels set. Nothing is written; the
+/// caller adds what it knows and writes the document into the row.
+pub(super) fn build_execution(
+    state: &ExecutorState,
+    flow: &Flow,
+    record: &FlowRecord,
+    id: Uuid,
+    inputs: &IndexMap<String, RawInput>,
+    trigger: Option<serde_json::Value>,
+) -> Result<(baton_store::Execution, Execution), Error> {
     let mut row = baton_store::Execution::new(
         &record.namespace,
         &record.id,
         record.revision,
         serde_json::Value::Null,
     );
+    row.id = id;
     let mut execution = Execution::new(
         row.id.to_string(),
         &record.namespace,
@@ -53,11 +83,11 @@ pub async fn create_execution(
         record.revision,
         row.created_at,
     );
-    execution.trigger = request.trigger.clone();
+    execution.trigger = trigger;
     // Defaults may be templates (`{{ now() }}`, `{{ trigger.date }}`): render them against the
     // execution being created.
     let context = task_context(
-        &flow.flow,
+        flow,
         &execution,
         None,
         &ContextExtras {
@@ -76,21 +106,15 @@ pub async fn create_execution(
             other => Ok(other.clone()),
         }
     };
-    execution.inputs =
-        resolve(&flow.flow.inputs, &request.inputs, &mut render_default).map_err(|errors| {
-            Error::Inputs(
-                errors
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )
-        })?;
-    execution.labels = flow.flow.labels.clone();
-    execution.labels.extend(request.labels);
-    super::write_document(&mut row, &execution)?;
-    store
-        .create_execution(&row, &StepMessage::message(&execution.id, Vec::new()))
-        .await?;
-    Ok(execution)
+    execution.inputs = resolve(&flow.inputs, inputs, &mut render_default).map_err(|errors| {
+        Error::Inputs(
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    })?;
+    execution.labels = flow.labels.clone();
+    Ok((row, execution))
 }

@@ -29,6 +29,16 @@ impl StepMessage {
         NewMessage::new(EXECUTIONS, payload).key(execution_id)
     }
 
+    /// The first step of an execution that must not start before `at` (a subflow's
+    /// `scheduleDate`). Unkeyed, unlike every other step message: a keyed message waiting for
+    /// its date would hold back the execution's later messages, a kill among them; the step
+    /// locks the row, so the two cannot run at once anyway.
+    pub fn start_at(execution_id: &str, at: DateTime<Utc>) -> NewMessage {
+        let mut message = StepMessage::message(execution_id, Vec::new()).run_at(at);
+        message.key = None;
+        message
+    }
+
     /// A wake-up: the same message, claimable only from `at`.
     pub fn at(execution_id: &str, events: Vec<Event>, at: DateTime<Utc>) -> NewMessage {
         StepMessage::message(execution_id, events).run_at(at)

@@ -15,6 +15,7 @@ mod dispatch;
 mod flows;
 mod messages;
 mod step;
+mod subflow;
 
 use std::sync::Arc;
 use std::time::Duration;

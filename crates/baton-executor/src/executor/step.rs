@@ -29,7 +29,18 @@ pub async fn process(state: &ExecutorState, message: &Claimed) -> Result<AfterCo
     })?;
     let store: &dyn Store = state.store.as_ref();
     let mut tx = store.begin().await?;
-    let mut row = tx.lock_execution(id).await?;
+    let mut row = match tx.lock_execution(id).await {
+        Ok(row) => row,
+        Err(baton_store::Error::ExecutionNotFound(_)) => {
+            // A notice for an execution that does not exist (a parent or child from a store
+            // restored without it) can never be delivered.
+            tracing::warn!(execution = %id, "dropping a message for a missing execution");
+            drop(tx);
+            store.ack(&[message.id]).await?;
+            return Ok(AfterCommit::default());
+        }
+        Err(error) => return Err(error.into()),
+    };
     let mut execution: Execution =
         serde_json::from_value(row.document.clone()).map_err(|e| Error::BadDocument {
             execution_id: payload.execution_id.clone(),
@@ -37,54 +48,55 @@ pub async fn process(state: &ExecutorState, message: &Claimed) -> Result<AfterCo
         })?;
     let flow = state
         .flows
-        .get(store, &row.namespace, &row.flow_id, row.flow_revision)
+        .get_in(tx.as_mut(), &row.namespace, &row.flow_id, row.flow_revision)
         .await?;
 
-    let actions = run_step(state, &flow.flow, &mut execution, &payload.events);
+    let mut actions = run_step(state, &flow.flow, &mut execution, &payload.events);
     let mut follow_ups: Vec<NewMessage> = Vec::new();
     let mut after = AfterCommit::default();
-    for action in &actions {
-        match action {
-            Action::Dispatch {
-                task_run_id,
-                attempt,
-            } => {
-                follow_ups.push(DispatchMessage::message(
-                    &execution.id,
+    // Children are created here, in this transaction, and the engine is stepped again with the
+    // answers until it asks for no more: a task that does not wait for its child is done at
+    // once, and what follows it starts in the same commit.
+    while !actions.is_empty() {
+        let mut answers = Vec::new();
+        for action in actions.drain(..) {
+            match action {
+                Action::Dispatch {
                     task_run_id,
-                    *attempt,
-                ));
+                    attempt,
+                } => {
+                    follow_ups.push(DispatchMessage::message(
+                        &execution.id,
+                        &task_run_id,
+                        attempt,
+                    ));
+                }
+                Action::WakeAt { task_run_id, at } => {
+                    follow_ups.push(StepMessage::at(
+                        &execution.id,
+                        vec![Event::Timer { task_run_id }],
+                        at,
+                    ));
+                }
+                Action::Kill { task_run_id } => after.kills.push(task_run_id),
+                Action::StartSubflow(start) => {
+                    let task_run_id = start.task_run_id.clone();
+                    answers.push(
+                        match super::subflow::start_child(state, tx.as_mut(), &start).await? {
+                            Ok(()) => Event::SubflowStarted { task_run_id },
+                            Err(error) => Event::SubflowRefused { task_run_id, error },
+                        },
+                    );
+                }
+                Action::Notify {
+                    execution_id,
+                    event,
+                } => follow_ups.push(StepMessage::message(&execution_id, vec![event])),
+                Action::Ended { .. } => {}
             }
-            Action::WakeAt { task_run_id, at } => {
-                follow_ups.push(StepMessage::at(
-                    &execution.id,
-                    vec![Event::Timer {
-                        task_run_id: task_run_id.clone(),
-                    }],
-                    *at,
-                ));
-            }
-            Action::Kill { task_run_id } => after.kills.push(task_run_id.clone()),
-            Action::StartSubflow {
-                task_run_id,
-                namespace,
-                flow_id,
-                ..
-            } => {
-                // Subflows need the parent link in the child's document; until then the task
-                // fails clearly instead of waiting forever.
-                follow_ups.push(StepMessage::message(
-                    &execution.id,
-                    vec![Event::TaskFinished {
-                        task_run_id: task_run_id.clone(),
-                        attempt: 0,
-                        state: baton_core::execution::State::Failed,
-                        outputs: Default::default(),
-                        error: Some(format!("subflows ({namespace}.{flow_id}) are not supported by this executor yet")),
-                    }],
-                ));
-            }
-            Action::Ended { .. } => {}
+        }
+        if !answers.is_empty() {
+            actions = run_step(state, &flow.flow, &mut execution, &answers);
         }
     }
     super::write_document(&mut row, &execution)?;

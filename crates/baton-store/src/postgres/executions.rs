@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::{PgStore, queue};
 use crate::{
     Error, Execution, ExecutionCursor, ExecutionFilter, ExecutionPage, ExecutionStore, ExecutionTx,
-    NewMessage, Result,
+    FlowRecord, NewMessage, Result,
 };
 
 #[derive(FromRow)]
@@ -63,6 +63,15 @@ impl ExecutionTx for PgTx {
             .fetch_optional(&mut *self.tx)
             .await?;
         row.ok_or(Error::ExecutionNotFound(id))?.try_into()
+    }
+
+    async fn get_flow(
+        &mut self,
+        namespace: &str,
+        id: &str,
+        revision: Option<i32>,
+    ) -> Result<FlowRecord> {
+        super::flows::fetch_flow(&mut *self.tx, namespace, id, revision).await
     }
 
     async fn insert_execution(&mut self, execution: &Execution) -> Result<Execution> {

@@ -13,7 +13,7 @@ use super::{SqliteStore, from_micros, micros, now_micros, queue};
 use crate::wakeup::Wakeups;
 use crate::{
     Error, Execution, ExecutionCursor, ExecutionFilter, ExecutionPage, ExecutionStore, ExecutionTx,
-    NewMessage, Result,
+    FlowRecord, NewMessage, Result,
 };
 
 #[derive(FromRow)]
@@ -67,6 +67,15 @@ struct SqliteTx {
 impl ExecutionTx for SqliteTx {
     async fn lock_execution(&mut self, id: Uuid) -> Result<Execution> {
         get(&mut self.tx, id).await
+    }
+
+    async fn get_flow(
+        &mut self,
+        namespace: &str,
+        id: &str,
+        revision: Option<i32>,
+    ) -> Result<FlowRecord> {
+        super::flows::fetch_flow(&mut *self.tx, namespace, id, revision).await
     }
 
     async fn insert_execution(&mut self, execution: &Execution) -> Result<Execution> {

@@ -50,6 +50,32 @@ fn not_found(namespace: &str, id: &str) -> Error {
     }
 }
 
+/// One revision, or the latest live one, through any connection (the pool or a transaction).
+pub(super) async fn fetch_flow<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Sqlite>,
+    namespace: &str,
+    id: &str,
+    revision: Option<i32>,
+) -> Result<FlowRecord> {
+    let row: Option<FlowRow> = match revision {
+        Some(revision) => {
+            sqlx::query_as(include_str!("sql/flow_get.sql"))
+                .bind(namespace)
+                .bind(id)
+                .bind(revision)
+                .fetch_optional(executor)
+                .await?
+        }
+        None => sqlx::query_as(include_str!("sql/flow_latest.sql"))
+            .bind(namespace)
+            .bind(id)
+            .fetch_optional(executor)
+            .await?
+            .filter(|row: &FlowRow| !row.deleted),
+    };
+    row.ok_or_else(|| not_found(namespace, id))?.try_into()
+}
+
 #[async_trait]
 impl FlowStore for SqliteStore {
     async fn deploy_flow(
@@ -102,23 +128,7 @@ impl FlowStore for SqliteStore {
         id: &str,
         revision: Option<i32>,
     ) -> Result<FlowRecord> {
-        let row: Option<FlowRow> = match revision {
-            Some(revision) => {
-                sqlx::query_as(include_str!("sql/flow_get.sql"))
-                    .bind(namespace)
-                    .bind(id)
-                    .bind(revision)
-                    .fetch_optional(&self.pool)
-                    .await?
-            }
-            None => sqlx::query_as(include_str!("sql/flow_latest.sql"))
-                .bind(namespace)
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?
-                .filter(|row: &FlowRow| !row.deleted),
-        };
-        row.ok_or_else(|| not_found(namespace, id))?.try_into()
+        fetch_flow(&self.pool, namespace, id, revision).await
     }
 
     async fn list_flows(&self, filter: &FlowFilter) -> Result<Vec<FlowRecord>> {

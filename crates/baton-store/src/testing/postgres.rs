@@ -31,6 +31,8 @@ const PORT: u16 = 5432;
 pub struct PgServer {
     /// Socket directory (also the cluster's home).
     dir: PathBuf,
+    /// The Postgres binaries (`pg_ctl`), for [`PgServer::crash_and_restart`].
+    bin: PathBuf,
     /// Held (shared) until the process exits; tells the watchdog the server is in use.
     _users: File,
 }
@@ -64,6 +66,24 @@ impl PgServer {
             "postgres://postgres@localhost:{PORT}/{name}?host={}",
             self.dir.display()
         )
+    }
+
+    /// Crashes the server (`pg_ctl stop -m immediate`: no shutdown checkpoint, every client
+    /// connection cut, as when the machine or the process dies), keeps it down for `down`, then
+    /// starts it again on the same data directory, which replays its WAL.
+    ///
+    /// Every test process of this binary shares the server, so a test that calls this must be
+    /// the only test in its binary.
+    pub async fn crash_and_restart(&self, down: std::time::Duration) {
+        let data = self.dir.join("data");
+        let mut stop = pg_command(&self.bin.join("pg_ctl"));
+        stop.arg("stop")
+            .arg("-D")
+            .arg(&data)
+            .args(["-m", "immediate"]);
+        run(stop, "pg_ctl stop").expect("crash the test Postgres");
+        tokio::time::sleep(down).await;
+        start_server(&self.bin, &self.dir).expect("restart the test Postgres");
     }
 
     async fn create_database(&self) -> String {
@@ -188,25 +208,34 @@ fn start() -> Result<PgServer, String> {
             "--locale=C",
         ]);
         run(initdb, "initdb")?;
-        let mut pg_ctl = pg_command(&bin.join("pg_ctl"));
-        pg_ctl
-            .arg("start")
-            .arg("-D")
-            .arg(&data)
-            .arg("-l")
-            .arg(dir.join("postgres.log"))
-            .arg("-w")
-            .arg("-o")
-            .arg(format!(
-                "-k {} -p {PORT} -c listen_addresses='' -c fsync=off -c synchronous_commit=off \
-                 -c full_page_writes=off -c max_connections=300",
-                dir.display()
-            ));
-        run(pg_ctl, "pg_ctl start")?;
+        start_server(&bin, &dir)?;
         spawn_watchdog(&bin, &dir)?;
     }
     drop(control);
-    Ok(PgServer { dir, _users: users })
+    Ok(PgServer {
+        dir,
+        bin,
+        _users: users,
+    })
+}
+
+fn start_server(bin: &Path, dir: &Path) -> Result<(), String> {
+    let data = dir.join("data");
+    let mut pg_ctl = pg_command(&bin.join("pg_ctl"));
+    pg_ctl
+        .arg("start")
+        .arg("-D")
+        .arg(&data)
+        .arg("-l")
+        .arg(dir.join("postgres.log"))
+        .arg("-w")
+        .arg("-o")
+        .arg(format!(
+            "-k {} -p {PORT} -c listen_addresses='' -c fsync=off -c synchronous_commit=off \
+                 -c full_page_writes=off -c max_connections=300",
+            dir.display()
+        ));
+    run(pg_ctl, "pg_ctl start")
 }
 
 /// Stops the server once no test process holds `users.lock` (see the module docs).

@@ -35,6 +35,7 @@ conformance! {
     flows::deploy_adds_a_revision_only_when_the_source_changes,
     flows::delete_keeps_history_and_redeploy_continues_numbering,
     flows::list_flows_filters_by_namespace_prefix_and_pages,
+    flows::a_transaction_reads_flows_as_the_store_does,
     executions::create_execution_commits_row_and_message_together,
     executions::failed_create_leaves_neither_row_nor_message,
     executions::dropped_transaction_leaves_nothing,

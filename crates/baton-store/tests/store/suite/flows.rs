@@ -148,3 +148,35 @@ pub async fn list_flows_filters_by_namespace_prefix_and_pages(store: Arc<dyn Sto
         [("c".into(), 2), ("e".into(), 1), ("f".into(), 1)]
     );
 }
+
+/// The executor reads a subflow's flow inside its step transaction, holding the write lock.
+pub async fn a_transaction_reads_flows_as_the_store_does(store: Arc<dyn Store>) {
+    store
+        .deploy_flow("company.team", "hello", V1, false)
+        .await
+        .unwrap();
+    store
+        .deploy_flow("company.team", "hello", V2, false)
+        .await
+        .unwrap();
+    store
+        .deploy_flow("company.team", "gone", V1, false)
+        .await
+        .unwrap();
+    store.delete_flow("company.team", "gone").await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    let latest = tx.get_flow("company.team", "hello", None).await.unwrap();
+    assert_eq!((latest.revision, latest.source.as_str()), (2, V2));
+    let first = tx.get_flow("company.team", "hello", Some(1)).await.unwrap();
+    assert_eq!((first.revision, first.source.as_str()), (1, V1));
+    for (id, revision) in [("hello", Some(3)), ("nope", None), ("gone", None)] {
+        assert!(
+            matches!(
+                tx.get_flow("company.team", id, revision).await,
+                Err(Error::FlowNotFound { .. })
+            ),
+            "{id} {revision:?}"
+        );
+    }
+    tx.commit().await.unwrap();
+}
