@@ -103,16 +103,20 @@ impl Api {
         Ok(serde_json::from_str(&body)?)
     }
 
+    /// Creates the flow; one that exists already (deployed by an earlier scenario) is kept.
     pub async fn deploy(&self, yaml: &str) -> anyhow::Result<()> {
-        self.send(
-            self.http
-                .post(format!("{}/flows", self.base))
-                .header("content-type", "application/x-yaml")
-                .body(yaml.to_owned()),
-        )
-        .await
-        .context("deploying a flow")?;
-        Ok(())
+        let response = self
+            .http
+            .post(format!("{}/flows", self.base))
+            .header("content-type", "application/x-yaml")
+            .body(yaml.to_owned())
+            .send()
+            .await?;
+        let status = response.status();
+        if status.is_success() || status == reqwest::StatusCode::CONFLICT {
+            return Ok(());
+        }
+        bail!("deploying a flow: {status}: {}", response.text().await?)
     }
 
     /// Creates an execution; with `wait`, the answer comes when it has ended.
@@ -139,7 +143,9 @@ impl Api {
             ("flowId", flow.to_owned()),
             ("size", "1".to_owned()),
         ];
-        for state in ["CREATED", "QUEUED", "RUNNING", "PAUSED", "RETRYING", "KILLING"] {
+        for state in [
+            "CREATED", "QUEUED", "RUNNING", "PAUSED", "RETRYING", "KILLING",
+        ] {
             query.push(("state", state.to_owned()));
         }
         let page = self

@@ -148,7 +148,9 @@ fn plan(args: Args) -> anyhow::Result<Plan> {
         None => PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/tmp".into()))
             .join(".cache/baton-bench"),
     };
-    let log_dir = cache.join("runs").join(chrono::Utc::now().format("%Y%m%dT%H%M%S").to_string());
+    let log_dir = cache
+        .join("runs")
+        .join(chrono::Utc::now().format("%Y%m%dT%H%M%S").to_string());
     std::fs::create_dir_all(&log_dir)
         .with_context(|| format!("cannot create {}", log_dir.display()))?;
     let baton = match args.baton {
@@ -168,7 +170,10 @@ fn plan(args: Args) -> anyhow::Result<Plan> {
         executions: args.executions.unwrap_or(if quick { 300 } else { 2000 }),
         clients: args.clients.max(1),
         idle: Duration::from_secs(args.idle.unwrap_or(if quick { 5 } else { 60 })),
-        idle_samples: args.idle_samples.unwrap_or(if quick { 1 } else { 3 }).max(1),
+        idle_samples: args
+            .idle_samples
+            .unwrap_or(if quick { 1 } else { 3 })
+            .max(1),
         settle: Duration::from_secs(args.settle),
         cluster: ClusterOptions {
             baton: baton.clone(),
@@ -229,13 +234,19 @@ async fn measure(plan: &Plan, rows: &mut Vec<Row>, notes: &mut Vec<String>) -> a
             memory_rows(&cluster.processes(), "idle at start", rows)?;
         }
         if wants(Scenario::SeqLog) {
-            eprintln!("baton-bench: {} sequential log tasks × {} runs", plan.steps, plan.runs);
+            eprintln!(
+                "baton-bench: {} sequential log tasks × {} runs",
+                plan.steps, plan.runs
+            );
             let seq = scenarios::sequential(&api, StepKind::Log, plan.steps, plan.runs).await?;
             baton_per_step = Samples::new(seq.per_step.clone()).median();
             sequential_rows("log", &seq, rows, notes);
         }
         if wants(Scenario::SeqShell) {
-            eprintln!("baton-bench: {} sequential shell tasks × {} runs", plan.steps, plan.runs);
+            eprintln!(
+                "baton-bench: {} sequential shell tasks × {} runs",
+                plan.steps, plan.runs
+            );
             let seq = scenarios::sequential(&api, StepKind::Shell, plan.steps, plan.runs).await?;
             sequential_rows("shell true", &seq, rows, notes);
         }
@@ -294,9 +305,16 @@ async fn measure(plan: &Plan, rows: &mut Vec<Row>, notes: &mut Vec<String>) -> a
         cluster.check_alive()?;
     }
     if wants(Scenario::Temporal) {
-        eprintln!("baton-bench: Temporal, {} sequential activities × {} runs", plan.steps, plan.runs);
-        let (cache, log_dir, steps, runs) =
-            (plan.cache.clone(), plan.log_dir.clone(), plan.steps, plan.runs);
+        eprintln!(
+            "baton-bench: Temporal, {} sequential activities × {} runs",
+            plan.steps, plan.runs
+        );
+        let (cache, log_dir, steps, runs) = (
+            plan.cache.clone(),
+            plan.log_dir.clone(),
+            plan.steps,
+            plan.runs,
+        );
         let outcome =
             tokio::task::spawn_blocking(move || temporal::run(&cache, &log_dir, steps, runs))
                 .await?;
@@ -333,7 +351,11 @@ fn sequential_rows(
     rows: &mut Vec<Row>,
     notes: &mut Vec<String>,
 ) {
-    let target = if what == "log" { Some(Target::AtMost(5.0)) } else { None };
+    let target = if what == "log" {
+        Some(Target::AtMost(5.0))
+    } else {
+        None
+    };
     let mut row = Row::new(
         format!("{what}: per step, trigger → SUCCESS"),
         "ms",

@@ -63,15 +63,22 @@ impl Row {
             Some(Target::AtLeast(floor)) => format!("≥ {}", format_number(floor)),
             None => String::new(),
         };
-        let ratio = self.ratio.clone().unwrap_or_else(|| match (self.target, median) {
-            (Some(Target::AtMost(limit)), Some(value)) => verdict(value / limit, value <= limit),
-            (Some(Target::AtLeast(floor)), Some(value)) => verdict(value / floor, value >= floor),
-            _ => String::new(),
-        });
+        let ratio = self
+            .ratio
+            .clone()
+            .unwrap_or_else(|| match (self.target, median) {
+                (Some(Target::AtMost(limit)), Some(value)) => {
+                    verdict(value / limit, value <= limit)
+                }
+                (Some(Target::AtLeast(floor)), Some(value)) => {
+                    verdict(value / floor, value >= floor)
+                }
+                _ => String::new(),
+            });
         [
             self.figure.clone(),
             self.unit.to_owned(),
-            self.samples.len().to_string(),
+            self.samples.count().to_string(),
             number(median),
             spread(50.0),
             spread(90.0),
@@ -82,10 +89,7 @@ impl Row {
 }
 
 fn verdict(ratio: f64, met: bool) -> String {
-    format!(
-        "{ratio:.2}× target, {}",
-        if met { "met" } else { "MISSED" }
-    )
+    format!("{ratio:.2}× target, {}", if met { "met" } else { "MISSED" })
 }
 
 /// Three significant figures, no exponent.
@@ -105,7 +109,14 @@ fn format_number(value: f64) -> String {
 /// Prints the rows as an aligned table, with the notes under it.
 pub fn print(title: &str, rows: &[Row], notes: &[String]) {
     let header = [
-        "figure", "unit", "n", "median", "p50", "p90", "p99", "target, ratio",
+        "figure",
+        "unit",
+        "n",
+        "median",
+        "p50",
+        "p90",
+        "p99",
+        "target, ratio",
     ];
     let cells: Vec<[String; 8]> = rows.iter().map(Row::cells).collect();
     let mut widths = header.map(|h| h.chars().count());

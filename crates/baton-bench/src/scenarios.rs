@@ -169,8 +169,15 @@ pub async fn throughput(
         }
     }
     let failed = all.iter().filter(|t| t.state != "SUCCESS").count();
-    ensure!(failed == 0, "{failed} of {executions} executions did not succeed");
-    let first = all.iter().map(|t| t.created_at).min().context("no executions")?;
+    ensure!(
+        failed == 0,
+        "{failed} of {executions} executions did not succeed"
+    );
+    let first = all
+        .iter()
+        .map(|t| t.created_at)
+        .min()
+        .context("no executions")?;
     let last = all
         .iter()
         .filter_map(|t| t.ended_at)

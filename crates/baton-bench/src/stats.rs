@@ -13,12 +13,8 @@ impl Samples {
         Samples { sorted: values }
     }
 
-    pub fn len(&self) -> usize {
+    pub fn count(&self) -> usize {
         self.sorted.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.sorted.is_empty()
     }
 
     /// The nearest-rank percentile (`p` in 0..=100); `None` without samples.
