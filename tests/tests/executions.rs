@@ -199,7 +199,12 @@ async fn a_quick_task_run_records_its_dispatch_start_and_end_in_one_step() -> an
         );
         assert!(attempt.worker_id.is_some(), "{}", run.task_id);
     }
-    let logs: Vec<String> = cluster.logs(&id).await?.into_iter().map(|l| l.message).collect();
+    let logs: Vec<String> = cluster
+        .logs(&id)
+        .await?
+        .into_iter()
+        .map(|l| l.message)
+        .collect();
     assert_eq!(logs, ["one", "two"]);
     Ok(())
 }

@@ -36,12 +36,10 @@ pub async fn step_execution(
     let mut tx = store.begin().await?;
     let mut row = tx.lock_execution(id).await?;
     // The row's document is rewritten below: take it rather than copy it.
-    let mut execution: Execution =
-        serde_json::from_value(std::mem::take(&mut row.document)).map_err(|e| {
-            Error::BadDocument {
-                execution_id: id.to_string(),
-                reason: e.to_string(),
-            }
+    let mut execution: Execution = serde_json::from_value(std::mem::take(&mut row.document))
+        .map_err(|e| Error::BadDocument {
+            execution_id: id.to_string(),
+            reason: e.to_string(),
         })?;
     let flow = state
         .flows

@@ -41,7 +41,11 @@ pub(super) async fn enqueue(conn: &mut PgConnection, messages: &[NewMessage]) ->
         .collect();
     let leases: Vec<Option<f64>> = messages
         .iter()
-        .map(|m| m.claimed_by.as_ref().map(|(_, lease)| millis(*lease) as f64))
+        .map(|m| {
+            m.claimed_by
+                .as_ref()
+                .map(|(_, lease)| millis(*lease) as f64)
+        })
         .collect();
     let ids: Vec<i64> = sqlx::query_scalar(include_str!("sql/queue_enqueue.sql"))
         .bind(&queues)

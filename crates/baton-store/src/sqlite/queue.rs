@@ -38,7 +38,12 @@ pub(super) async fn enqueue(
             .bind(message.priority)
             .bind(message.run_at.map(micros))
             .bind(now)
-            .bind(message.claimed_by.as_ref().map(|(consumer, _)| consumer.as_str()))
+            .bind(
+                message
+                    .claimed_by
+                    .as_ref()
+                    .map(|(consumer, _)| consumer.as_str()),
+            )
             .bind(
                 message
                     .claimed_by

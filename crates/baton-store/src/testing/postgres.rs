@@ -175,10 +175,7 @@ fn start(durability: Durability) -> Result<PgServer, String> {
         Durability::Off => "",
         Durability::Full => "-durable",
     };
-    let dir = std::env::temp_dir().join(format!(
-        "baton-store-pg-{:016x}{suffix}",
-        hasher.finish()
-    ));
+    let dir = std::env::temp_dir().join(format!("baton-store-pg-{:016x}{suffix}", hasher.finish()));
     fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
     // The postgres user writes its data directory and socket here.
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).map_err(|e| e.to_string())?;
@@ -229,7 +226,8 @@ fn start(durability: Durability) -> Result<PgServer, String> {
                 "-k {} -p {PORT} -c listen_addresses='' -c max_connections=300{}",
                 dir.display(),
                 match durability {
-                    Durability::Off => " -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+                    Durability::Off =>
+                        " -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
                     Durability::Full => "",
                 }
             ));

@@ -240,9 +240,16 @@ pub async fn message_enqueued_claimed_is_its_consumers_until_the_lease_runs_out(
         .unwrap();
     let others = store.claim(Q, "other", 10, LONG).await.unwrap();
     let payloads: Vec<_> = others.iter().map(|c| c.payload.clone()).collect();
-    assert_eq!(payloads, [json!("free")], "the claimed message is not handed out");
     assert_eq!(
-        store.renew_leases("owner", &[ids[0]], Duration::from_millis(200)).await.unwrap(),
+        payloads,
+        [json!("free")],
+        "the claimed message is not handed out"
+    );
+    assert_eq!(
+        store
+            .renew_leases("owner", &[ids[0]], Duration::from_millis(200))
+            .await
+            .unwrap(),
         [ids[0]],
         "its consumer holds it like a message it claimed"
     );
