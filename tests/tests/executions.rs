@@ -203,7 +203,7 @@ async fn a_quick_task_run_records_its_dispatch_start_and_end_in_one_step() -> an
         .logs(&id)
         .await?
         .into_iter()
-        .map(|l| l.message)
+        .map(|l| l.entry.message)
         .collect();
     assert_eq!(logs, ["one", "two"]);
     Ok(())
