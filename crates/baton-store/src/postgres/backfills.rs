@@ -167,7 +167,11 @@ pub(super) async fn lock(
         .await?;
     match row {
         Some(row) => Ok(Some(Box::new(PgBackfillTx {
-            inner: PgTx { tx },
+            inner: PgTx {
+                tx,
+                pool: store.pool.clone(),
+                wake: Default::default(),
+            },
             backfill: row.try_into()?,
         }))),
         // Skipped or missing: a plain read tells which.
@@ -208,6 +212,7 @@ impl BackfillTx for PgBackfillTx {
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {
-        Ok(self.inner.tx.commit().await?)
+        // The execution's first message wakes the executors once committed, as a step's does.
+        Box::new(self.inner).commit().await
     }
 }

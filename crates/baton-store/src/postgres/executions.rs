@@ -54,6 +54,10 @@ impl TryFrom<ExecutionRow> for Execution {
 /// insert their executions through).
 pub(super) struct PgTx {
     pub(super) tx: Transaction<'static, Postgres>,
+    /// For the wake-ups sent once the transaction committed.
+    pub(super) pool: sqlx::PgPool,
+    /// Queues whose consumers must hear of this transaction's messages.
+    pub(super) wake: std::collections::BTreeSet<String>,
 }
 
 #[async_trait]
@@ -100,6 +104,7 @@ impl ExecutionTx for PgTx {
     }
 
     async fn enqueue(&mut self, messages: &[NewMessage]) -> Result<Vec<i64>> {
+        self.wake.extend(queue::to_wake(messages));
         queue::enqueue(&mut self.tx, messages).await
     }
 
@@ -137,7 +142,10 @@ impl ExecutionTx for PgTx {
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {
-        Ok(self.tx.commit().await?)
+        let PgTx { tx, pool, wake } = *self;
+        tx.commit().await?;
+        queue::notify_committed(&pool, wake).await;
+        Ok(())
     }
 }
 
@@ -178,6 +186,8 @@ impl ExecutionStore for PgStore {
     async fn begin(&self) -> Result<Box<dyn ExecutionTx>> {
         Ok(Box::new(PgTx {
             tx: self.pool.begin().await?,
+            pool: self.pool.clone(),
+            wake: Default::default(),
         }))
     }
 

@@ -139,7 +139,8 @@ impl TriggerTx for PgTriggerTx {
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {
-        Ok(self.inner.tx.commit().await?)
+        // The execution's first message wakes the executors once committed, as a step's does.
+        Box::new(self.inner).commit().await
     }
 }
 
@@ -258,7 +259,11 @@ impl TriggerStore for PgStore {
             .await?;
         match row {
             Some(row) => Ok(Some(Box::new(PgTriggerTx {
-                inner: PgTx { tx },
+                inner: PgTx {
+                    tx,
+                    pool: self.pool.clone(),
+                    wake: Default::default(),
+                },
                 state: row.try_into()?,
             }))),
             // Skipped or missing: a plain read (which no row lock blocks) tells which.
