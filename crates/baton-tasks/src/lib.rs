@@ -13,6 +13,7 @@
 
 pub mod docker;
 mod fail;
+mod http;
 mod log;
 mod outputs;
 mod process;
@@ -178,6 +179,8 @@ async fn run_kind(task: &Task, run: &RunContext, cancel: &CancellationToken) -> 
         TaskProps::PythonCommands(base, props) => {
             shell::run(base, shell::Body::PythonCommands(props), run, cancel).await
         }
+        TaskProps::HttpDownload(props) => http::run(http::Kind::Download, props, run, cancel).await,
+        TaskProps::HttpRequest(props) => http::run(http::Kind::Request, props, run, cancel).await,
         TaskProps::PurgeCurrentExecutionFiles => purge::run(run).await,
         TaskProps::If { .. }
         | TaskProps::Switch { .. }
