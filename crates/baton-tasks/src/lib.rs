@@ -9,18 +9,21 @@
 //! command's current directory, the Docker runner copies it into and out of the container.
 //!
 //! Invariant: this crate (called by `baton-worker`) is the only place Baton runs user code.
-//! Nothing here talks to the executor or a database: results and logs go back to the caller.
+//! Nothing here talks to the executor or to Baton's database: results and logs go back to the
+//! caller. The Postgres tasks (`postgres/`) connect to the user's databases, named by the flow.
 
 pub mod docker;
 mod fail;
 mod http;
 mod log;
 mod outputs;
+mod postgres;
 mod process;
 mod protocol;
 mod purge;
 mod python;
 mod render;
+mod rows;
 mod run_files;
 mod shell;
 mod sleep;
@@ -181,6 +184,18 @@ async fn run_kind(task: &Task, run: &RunContext, cancel: &CancellationToken) -> 
         }
         TaskProps::HttpDownload(props) => http::run(http::Kind::Download, props, run, cancel).await,
         TaskProps::HttpRequest(props) => http::run(http::Kind::Request, props, run, cancel).await,
+        TaskProps::PostgresQueries(connection, props) => {
+            postgres::queries(postgres::Statements::Many, connection, props, run, cancel).await
+        }
+        TaskProps::PostgresQuery(connection, props) => {
+            postgres::queries(postgres::Statements::One, connection, props, run, cancel).await
+        }
+        TaskProps::PostgresCopyIn(connection, props, options) => {
+            postgres::copy_in(connection, props, options, run, cancel).await
+        }
+        TaskProps::PostgresCopyOut(connection, props, options) => {
+            postgres::copy_out(connection, props, options, run, cancel).await
+        }
         TaskProps::PurgeCurrentExecutionFiles => purge::run(run).await,
         TaskProps::If { .. }
         | TaskProps::Switch { .. }
