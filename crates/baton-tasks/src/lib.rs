@@ -13,6 +13,7 @@
 //! caller. The Postgres tasks (`postgres/`) connect to the user's databases, named by the flow.
 
 pub mod docker;
+mod duckdb;
 mod fail;
 mod http;
 mod log;
@@ -23,6 +24,7 @@ mod protocol;
 mod purge;
 mod python;
 mod render;
+mod results;
 mod rows;
 mod run_files;
 mod shell;
@@ -195,6 +197,12 @@ async fn run_kind(task: &Task, run: &RunContext, cancel: &CancellationToken) -> 
         }
         TaskProps::PostgresCopyOut(connection, props, options) => {
             postgres::copy_out(connection, props, options, run, cancel).await
+        }
+        TaskProps::DuckdbQueries(props) => {
+            duckdb::queries(results::Statements::Many, props, run, cancel).await
+        }
+        TaskProps::DuckdbQuery(props) => {
+            duckdb::queries(results::Statements::One, props, run, cancel).await
         }
         TaskProps::PurgeCurrentExecutionFiles => purge::run(run).await,
         TaskProps::If { .. }

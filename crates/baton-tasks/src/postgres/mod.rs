@@ -14,7 +14,7 @@ mod cells;
 mod connect;
 mod copy;
 mod queries;
-mod split;
+pub(crate) mod split;
 
 use std::time::Duration;
 
