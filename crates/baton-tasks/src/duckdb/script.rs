@@ -392,7 +392,7 @@ mod tests {
             .collect();
         assert_eq!(
             kinds,
-            [(false, false, 1), (true, true, 3), (true, false, 4)]
+            [(false, false, 1), (true, true, 3), (true, false, 5)]
         );
         assert!(
             plan.text()
