@@ -33,9 +33,16 @@ pub struct TestClusterBuilder {
     lease: Duration,
     executors: usize,
     postgres: bool,
+    secrets: std::collections::HashMap<String, String>,
 }
 
 impl TestClusterBuilder {
+    /// `secret('NAME')` values for the workers, base64-encoded as `SECRET_NAME` holds them.
+    pub fn secret(mut self, name: &str, base64: &str) -> Self {
+        self.secrets.insert(name.to_owned(), base64.to_owned());
+        self
+    }
+
     pub fn workers(mut self, workers: usize) -> Self {
         self.workers = workers;
         self
@@ -92,6 +99,7 @@ impl TestClusterBuilder {
             nodes,
             dir,
             tasks,
+            secrets: self.secrets,
         };
         for node in 0..cluster.nodes.len() {
             for _ in 0..self.workers {
@@ -157,6 +165,8 @@ pub struct TestCluster {
     pub nodes: Vec<Node>,
     pub dir: PathBuf,
     tasks: Vec<JoinHandle<()>>,
+    /// Given to every worker started.
+    secrets: std::collections::HashMap<String, String>,
 }
 
 impl TestCluster {
@@ -167,6 +177,7 @@ impl TestCluster {
             lease: Duration::from_secs(5),
             executors: 1,
             postgres: false,
+            secrets: std::collections::HashMap::new(),
         }
     }
 
@@ -181,6 +192,7 @@ impl TestCluster {
         options.slots = slots;
         options.work_dir = self.dir.join("work");
         options.storage = Some(self.storage.clone());
+        options.secrets = self.secrets.clone();
         options.drain_grace = Duration::from_secs(2);
         // Wait for this worker's id, not for a count: another worker may leave meanwhile.
         let id = options.worker_id.clone();

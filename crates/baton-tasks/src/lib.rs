@@ -16,6 +16,7 @@ pub mod docker;
 mod duckdb;
 mod fail;
 mod http;
+pub mod kv;
 mod log;
 mod outputs;
 mod postgres;
@@ -60,6 +61,8 @@ pub struct RunContext {
     /// Internal storage (`inputFiles` URIs, `outputFiles`, purge); `None` when the worker was
     /// started without one, and then those features fail with a clear error.
     pub storage: Option<baton_storage::Storage>,
+    /// The namespace KV store (`kv.*` tasks), reached through the executor.
+    pub kv: Arc<dyn kv::KvAccess>,
 }
 
 /// One log line a task produced.
@@ -204,6 +207,9 @@ async fn run_kind(task: &Task, run: &RunContext, cancel: &CancellationToken) -> 
         TaskProps::DuckdbQuery(props) => {
             duckdb::queries(results::Statements::One, props, run, cancel).await
         }
+        TaskProps::KvSet(props) => kv::set(props, run).await,
+        TaskProps::KvGet(props) => kv::get(props, run).await,
+        TaskProps::KvDelete(props) => kv::delete(props, run).await,
         TaskProps::PurgeCurrentExecutionFiles => purge::run(run).await,
         TaskProps::If { .. }
         | TaskProps::Switch { .. }

@@ -6,6 +6,7 @@
 //! (`baton-storage`), which the worker reaches directly, never through the database.
 
 mod host;
+mod kv;
 
 pub use baton_tasks::DockerSettings;
 pub use host::WorkerHost;

@@ -97,6 +97,11 @@ fn handle(
     outbox: &super::state::Outbox,
     message: WorkerMessage,
 ) {
+    if let Some(In::KvCall(call)) = message.message {
+        hub.lock().seen(worker_id, connection);
+        super::kv::answer(hub.kv(), call, outbox.clone());
+        return;
+    }
     let mut state = hub.lock();
     state.seen(worker_id, connection);
     match message.message {
@@ -118,7 +123,7 @@ fn handle(
         Some(In::HandBack(hand_back)) => {
             state.hand_back(worker_id, &hand_back.task_run_id, hand_back.attempt);
         }
-        Some(In::Hello(_)) | None => {}
+        Some(In::Hello(_) | In::KvCall(_)) | None => {}
     }
 }
 
@@ -206,7 +211,10 @@ fn task_result(worker_id: &str, result: v1::TaskResult) -> TaskResult {
         state,
         outputs,
         error_message: Some(result.error_message).filter(|m| !m.is_empty()),
-        started_at: time(result.started_at_ms),
+        started_at: match result.started_at_us {
+            0 => time(result.started_at_ms),
+            us => DateTime::from_timestamp_micros(us).unwrap_or_default(),
+        },
         ended_at: time(result.ended_at_ms),
     }
 }

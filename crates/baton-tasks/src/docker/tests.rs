@@ -80,6 +80,7 @@ impl Harness {
             work_root: self.work_root.path().to_path_buf(),
             docker: Arc::clone(&self.engine),
             storage: None,
+            kv: Arc::new(crate::kv::NoKv),
         };
         let outcome = run_task(&task, &run, cancel).await;
         drop(run);

@@ -34,6 +34,8 @@ pub struct Harness {
     pub flow: Flow,
     pub engine: Arc<TemplateEngine>,
     pub host: Arc<dyn TemplateHost>,
+    /// The KV store the tasks reach; none by default.
+    pub kv: Arc<dyn baton_tasks::kv::KvAccess>,
     pub storage: Option<Storage>,
     pub dir: tempfile::TempDir,
     /// Inputs, as the executor puts them in the context.
@@ -55,6 +57,7 @@ impl Harness {
             flow,
             engine: Arc::new(TemplateEngine::new(RenderLimits::default())),
             host: Arc::new(NoHost),
+            kv: Arc::new(baton_tasks::kv::NoKv),
             storage,
             dir,
             inputs: json!({}),
@@ -92,6 +95,7 @@ impl Harness {
             logs: LogSink::new(sender),
             work_root: self.dir.path().join("work"),
             storage: self.storage.clone(),
+            kv: self.kv.clone(),
             // Connects on first use; tasks that need no container never do.
             docker: Arc::new(baton_tasks::DockerEngine::new(
                 baton_tasks::DockerSettings::default(),
