@@ -243,6 +243,28 @@ impl TestCluster {
         Ok(create_execution(&self.executor, request).await?.id)
     }
 
+    /// Like [`execute`](Self::execute), with the `trigger` variables a trigger would set (a
+    /// Schedule's `date`…), as if it had fired.
+    pub async fn execute_triggered(
+        &self,
+        namespace: &str,
+        flow_id: &str,
+        inputs: &[(&str, &str)],
+        trigger: serde_json::Value,
+    ) -> anyhow::Result<String> {
+        let request = NewExecution {
+            namespace: namespace.into(),
+            flow_id: flow_id.into(),
+            inputs: inputs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), RawInput::Text((*v).to_owned())))
+                .collect(),
+            trigger: Some(trigger),
+            ..NewExecution::default()
+        };
+        Ok(create_execution(&self.executor, request).await?.id)
+    }
+
     pub async fn execution(&self, id: &str) -> anyhow::Result<Execution> {
         let row = self.store.get_execution(uuid::Uuid::parse_str(id)?).await?;
         Ok(serde_json::from_value(row.document)?)
