@@ -253,6 +253,33 @@ async fn flow_02_a_python_container_reads_an_api_and_returns_outputs() -> anyhow
     Ok(())
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flow_03_extracts_transforms_in_a_container_and_queries_with_duckdb() -> anyhow::Result<()>
+{
+    let base = data_server().await;
+    let cluster = TestCluster::builder().start().await?;
+    cluster
+        .deploy(
+            &fixture("seeds/03_getting_started_data_pipeline.yaml")
+                .replace("http://data.test", &base),
+        )
+        .await?;
+    let id = cluster
+        .execute("zoomcamp", "getting_started_data_pipeline", &[])
+        .await?;
+    let execution = succeeded(&cluster, &id).await?;
+    let query = &task_run(&execution, "query").outputs;
+    assert_eq!(query["size"], 3);
+    let uri = baton_storage::StorageUri::parse(query["uri"].as_str().unwrap())?;
+    let stored = cluster.storage.read_text(&uri, 10_000).await?;
+    assert_eq!(
+        stored,
+        "{brand:\"Glamour\",avg_price:1.95e1}\n{brand:\"Essence\",avg_price:7.49e0}\n\
+         {brand:\"N/A\",avg_price:1e0}\n"
+    );
+    Ok(())
+}
+
 /// Deploys flow 04 or 05 with the data server and the user's database filled in.
 async fn taxi_cluster(file: &str) -> anyhow::Result<(TestCluster, String)> {
     let base = data_server().await;

@@ -13,6 +13,7 @@
 //! caller. The Postgres tasks (`postgres/`) connect to the user's databases, named by the flow.
 
 pub mod docker;
+mod duckdb;
 mod fail;
 mod http;
 pub mod kv;
@@ -28,6 +29,7 @@ mod rows;
 mod run_files;
 mod shell;
 mod sleep;
+mod sql_split;
 pub mod workdir;
 
 pub use workdir::WorkingDir;
@@ -61,6 +63,9 @@ pub struct RunContext {
     pub storage: Option<baton_storage::Storage>,
     /// The namespace KV store (`kv.*` tasks), reached through the executor.
     pub kv: Arc<dyn kv::KvAccess>,
+    /// The DuckDB CLI binary (PyPI's `duckdb-cli`), for the DuckDB tasks; a bare name is looked
+    /// up on `PATH`.
+    pub duckdb: PathBuf,
 }
 
 /// One log line a task produced.
@@ -198,6 +203,12 @@ async fn run_kind(task: &Task, run: &RunContext, cancel: &CancellationToken) -> 
         }
         TaskProps::PostgresCopyOut(connection, props, options) => {
             postgres::copy_out(connection, props, options, run, cancel).await
+        }
+        TaskProps::DuckdbQueries(props) => {
+            duckdb::run(duckdb::Statements::Many, props, run, cancel).await
+        }
+        TaskProps::DuckdbQuery(props) => {
+            duckdb::run(duckdb::Statements::One, props, run, cancel).await
         }
         TaskProps::KvSet(props) => kv::set(props, run).await,
         TaskProps::KvGet(props) => kv::get(props, run).await,

@@ -14,7 +14,6 @@ mod cells;
 mod connect;
 mod copy;
 mod queries;
-mod split;
 
 use std::time::Duration;
 

@@ -1,4 +1,5 @@
-//! `postgres.queries` and `postgres.query`: the task's `sql` split into statements (`split.rs`),
+//! `postgres.queries` and `postgres.query`: the task's `sql` split into statements
+//! (`sql_split.rs`),
 //! each prepared and run in order, by default in one transaction (`transaction: false` commits
 //! each as it goes), then `afterSQL` in the same transaction. Kestra's `:name` parameters are
 //! bound from `parameters`: text as TEXT, whole numbers as INT8, other numbers as FLOAT8,
@@ -23,9 +24,9 @@ use sqlx::{
 use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 
-use super::split::{self, named_parameters};
 use super::{cells, sql_error, with_connection};
 use crate::rows::{self, Row};
+use crate::sql_split::{self as split, named_parameters};
 use crate::{RunContext, TaskOutcome, render};
 
 /// Which task runs: `Many` is `postgres.queries`, `One` is `postgres.query`.

@@ -105,9 +105,6 @@ tasks:
     format: "{{ secret('NO_SUCH_SECRET') }}"
   - id: pause
     type: io.kestra.plugin.core.flow.Pause
-  - id: duckdb
-    type: io.kestra.plugin.jdbc.duckdb.Query
-    sql: SELECT 1
 "#;
 
 /// How long any single wait in a test may take before the test fails.
