@@ -5,7 +5,7 @@
 # cargo-nextest when present), the Postgres server binaries, which baton-store's tests run
 # as a throwaway cluster (crates/baton-store/tests/store/support/postgres.rs), and the local
 # container images the Docker runner's tests use (deploy/base-images.sh),
-# the DuckDB shell (PyPI's duckdb-cli), and Chromium with chromedriver for the web UI's browser tests.
+# and Chromium with chromedriver for the web UI's browser tests.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -25,16 +25,11 @@ if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null; the
     apt-get install -y chromium chromium-driver
 fi
 
-# The DuckDB tasks' tests (crates/baton-tasks/tests/duckdb.rs) run the DuckDB shell from PyPI's
-# duckdb-cli. BATON_DUCKDB names the binary itself: the `duckdb` script pip installs on PATH is a
-# Python wrapper that costs about 0.4 s per run.
-if ! command -v duckdb >/dev/null && [ -z "${BATON_DUCKDB:-}" ]; then
-    say "duckdb missing: installing duckdb-cli==1.5.6 with pip"
-    python3 -m pip install duckdb-cli==1.5.6
-fi
-if [ -z "${BATON_DUCKDB:-}" ]; then
-    BATON_DUCKDB="$(python3 -c 'import duckdb_cli, os; print(os.path.join(os.path.dirname(duckdb_cli.__file__), "duckdb"))' 2>/dev/null || true)"
-    if [ -n "$BATON_DUCKDB" ] && [ -x "$BATON_DUCKDB" ]; then export BATON_DUCKDB; else unset BATON_DUCKDB; fi
+# The DuckDB tasks run the DuckDB CLI, a native binary inside PyPI's duckdb-cli wheel (no C++
+# build, nothing downloaded at run time); the tests find it through the Python package.
+if ! python3 -c 'import duckdb_cli' >/dev/null 2>&1; then
+    say "the DuckDB CLI is missing: installing duckdb-cli from PyPI"
+    python3 -m pip install --quiet 'duckdb-cli==1.5.6'
 fi
 
 # The Docker runner's tests run containers of the local images (no registry is reachable).

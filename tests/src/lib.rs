@@ -193,6 +193,7 @@ impl TestCluster {
         options.work_dir = self.dir.join("work");
         options.storage = Some(self.storage.clone());
         options.secrets = self.secrets.clone();
+        options.duckdb = duckdb_binary();
         options.drain_grace = Duration::from_secs(2);
         // Wait for this worker's id, not for a count: another worker may leave meanwhile.
         let id = options.worker_id.clone();
@@ -328,6 +329,23 @@ impl Drop for TestCluster {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The DuckDB CLI: `BATON_DUCKDB`, else the binary of the `duckdb_cli` Python package (PyPI's
+/// `duckdb-cli`, which `./test.sh` installs), else `duckdb` on `PATH`.
+pub fn duckdb_binary() -> PathBuf {
+    if let Ok(path) = std::env::var("BATON_DUCKDB") {
+        return PathBuf::from(path);
+    }
+    let script = "import duckdb_cli, os; print(os.path.join(os.path.dirname(duckdb_cli.__file__), 'duckdb'))";
+    std::process::Command::new("python3")
+        .args(["-c", script])
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+        .filter(|path| path.is_file())
+        .unwrap_or_else(|| PathBuf::from("duckdb"))
 }
 
 /// Tests use no secrets or KV through the executor.

@@ -25,11 +25,11 @@ mod protocol;
 mod purge;
 mod python;
 mod render;
-mod results;
 mod rows;
 mod run_files;
 mod shell;
 mod sleep;
+mod sql_split;
 pub mod workdir;
 
 pub use workdir::WorkingDir;
@@ -63,6 +63,9 @@ pub struct RunContext {
     pub storage: Option<baton_storage::Storage>,
     /// The namespace KV store (`kv.*` tasks), reached through the executor.
     pub kv: Arc<dyn kv::KvAccess>,
+    /// The DuckDB CLI binary (PyPI's `duckdb-cli`), for the DuckDB tasks; a bare name is looked
+    /// up on `PATH`.
+    pub duckdb: PathBuf,
 }
 
 /// One log line a task produced.
@@ -202,10 +205,10 @@ async fn run_kind(task: &Task, run: &RunContext, cancel: &CancellationToken) -> 
             postgres::copy_out(connection, props, options, run, cancel).await
         }
         TaskProps::DuckdbQueries(props) => {
-            duckdb::queries(results::Statements::Many, props, run, cancel).await
+            duckdb::run(duckdb::Statements::Many, props, run, cancel).await
         }
         TaskProps::DuckdbQuery(props) => {
-            duckdb::queries(results::Statements::One, props, run, cancel).await
+            duckdb::run(duckdb::Statements::One, props, run, cancel).await
         }
         TaskProps::KvSet(props) => kv::set(props, run).await,
         TaskProps::KvGet(props) => kv::get(props, run).await,

@@ -42,7 +42,7 @@ const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
 const MAX_LINE_BYTES: usize = 1024 * 1024;
 
 /// Kills the process group when dropped, whatever path the run took.
-pub(crate) struct GroupGuard(pub(crate) Option<Pid>);
+struct GroupGuard(Option<Pid>);
 
 impl Drop for GroupGuard {
     fn drop(&mut self) {

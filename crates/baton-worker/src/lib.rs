@@ -43,6 +43,8 @@ pub struct WorkerOptions {
     /// Internal storage, shared with the webserver: `inputFiles` URIs, `outputFiles`,
     /// `read()`, purge. Without it those fail with a clear error; other tasks run.
     pub storage: Option<baton_storage::Storage>,
+    /// The DuckDB CLI binary (PyPI's `duckdb-cli`) the DuckDB tasks run.
+    pub duckdb: PathBuf,
 }
 
 impl WorkerOptions {
@@ -60,6 +62,7 @@ impl WorkerOptions {
             work_dir: std::env::temp_dir().join("baton-worker"),
             docker: baton_tasks::DockerSettings::default(),
             storage: None,
+            duckdb: PathBuf::from("duckdb"),
         }
     }
 }

@@ -42,6 +42,7 @@ pub(crate) struct Runner {
     work_dir: PathBuf,
     docker: Arc<DockerEngine>,
     kv: Arc<dyn KvAccess>,
+    duckdb: PathBuf,
     events: UnboundedSender<RunEvent>,
 }
 
@@ -52,6 +53,7 @@ impl Runner {
         work_dir: PathBuf,
         docker: Arc<DockerEngine>,
         kv: Arc<dyn KvAccess>,
+        duckdb: PathBuf,
         events: UnboundedSender<RunEvent>,
     ) -> Self {
         Runner {
@@ -63,6 +65,7 @@ impl Runner {
             work_dir,
             docker,
             kv,
+            duckdb,
             events,
         }
     }
@@ -86,6 +89,7 @@ impl Runner {
         let work_dir = self.work_dir.clone();
         let docker = Arc::clone(&self.docker);
         let kv = Arc::clone(&self.kv);
+        let duckdb = self.duckdb.clone();
         tokio::spawn(async move {
             let (task_run_id, attempt) = (assign.task_run_id.clone(), assign.attempt);
             let outcome = match prepared {
@@ -111,6 +115,7 @@ impl Runner {
                         docker,
                         storage,
                         kv,
+                        duckdb,
                     };
                     let outcome = match flow.find_task(&assign.task_id) {
                         Some(task) => baton_tasks::run_task(task, &run, &cancel).await,

@@ -102,6 +102,7 @@ impl Worker {
             options.work_dir.clone(),
             Arc::clone(&docker),
             Arc::new(kv.clone()),
+            options.duckdb.clone(),
             events_tx,
         );
         Ok(Worker {

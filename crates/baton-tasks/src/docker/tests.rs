@@ -81,6 +81,7 @@ impl Harness {
             docker: Arc::clone(&self.engine),
             storage: None,
             kv: Arc::new(crate::kv::NoKv),
+            duckdb: "duckdb".into(),
         };
         let outcome = run_task(&task, &run, cancel).await;
         drop(run);

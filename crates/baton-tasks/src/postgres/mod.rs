@@ -14,7 +14,6 @@ mod cells;
 mod connect;
 mod copy;
 mod queries;
-pub(crate) mod split;
 
 use std::time::Duration;
 

@@ -1,4 +1,5 @@
-//! `postgres.queries` and `postgres.query`: the task's `sql` split into statements (`split.rs`),
+//! `postgres.queries` and `postgres.query`: the task's `sql` split into statements
+//! (`sql_split.rs`),
 //! each prepared and run in order, by default in one transaction (`transaction: false` commits
 //! each as it goes), then `afterSQL` in the same transaction. Kestra's `:name` parameters are
 //! bound from `parameters`: text as TEXT, whole numbers as INT8, other numbers as FLOAT8,
@@ -14,7 +15,7 @@
 use baton_core::flow::props::{FetchType, JdbcConnection, QueriesProps};
 use baton_core::flow::task::LogLevel;
 use futures_util::TryStreamExt;
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 use sqlx::postgres::{PgArguments, PgTypeInfo};
 use sqlx::query::Query;
 use sqlx::{
@@ -23,13 +24,17 @@ use sqlx::{
 use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 
-use super::split::{self, named_parameters};
 use super::{cells, sql_error, with_connection};
-use crate::results::{Fetched, StoreFile, outputs};
 use crate::rows::{self, Row};
+use crate::sql_split::{self as split, named_parameters};
 use crate::{RunContext, TaskOutcome, render};
 
-pub(crate) use crate::results::Statements;
+/// Which task runs: `Many` is `postgres.queries`, `One` is `postgres.query`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Statements {
+    One,
+    Many,
+}
 
 pub(crate) async fn queries(
     statements: Statements,
@@ -47,6 +52,15 @@ pub(crate) async fn queries(
         Ok(TaskOutcome::success(outputs(statements, results)))
     })
     .await
+}
+
+/// What one statement that returns rows gave.
+#[derive(Default)]
+struct Fetched {
+    row: Option<Value>,
+    rows: Option<Vec<Value>>,
+    uri: Option<String>,
+    size: u64,
 }
 
 async fn execute(
@@ -220,5 +234,96 @@ fn bind<'q>(
         Value::Array(_) | Value::Object(_) => query.bind(sqlx::types::Json(value.clone())),
         Value::Null => query.bind(None::<String>),
         Value::String(text) => query.bind(text.clone()),
+    }
+}
+
+/// A file on the worker that a `STORE` result is written to, then uploaded.
+pub(super) struct StoreFile {
+    dir: tempfile::TempDir,
+}
+
+impl StoreFile {
+    pub(super) async fn create(run: &RunContext) -> Result<StoreFile, String> {
+        // Fail before running anything long when there is nowhere to put the result.
+        run.storage()?;
+        tokio::fs::create_dir_all(&run.work_root)
+            .await
+            .map_err(|e| format!("cannot create {}: {e}", run.work_root.display()))?;
+        let dir = tempfile::Builder::new()
+            .prefix("baton-result-")
+            .tempdir_in(&run.work_root)
+            .map_err(|e| format!("cannot create a result file: {e}"))?;
+        Ok(StoreFile { dir })
+    }
+
+    pub(super) fn path(&self) -> std::path::PathBuf {
+        self.dir.path().join("result")
+    }
+
+    /// Uploads the file as `name` under the task run; returns its `kestra://` URI.
+    pub(super) async fn upload(&self, run: &RunContext, name: &str) -> Result<String, String> {
+        let (files, task_id, task_run_id) = run.task_run_files()?;
+        let uri = files
+            .task_file(&task_id, &task_run_id, name)
+            .map_err(|e| e.to_string())?;
+        run.storage()?
+            .put_file(&uri, &self.path())
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(uri.to_string())
+    }
+}
+
+fn fetched_json(fetched: &Fetched) -> Map<String, Value> {
+    let mut out = Map::new();
+    if let Some(row) = &fetched.row {
+        out.insert("row".to_owned(), row.clone());
+    }
+    if let Some(rows) = &fetched.rows {
+        out.insert("rows".to_owned(), Value::Array(rows.clone()));
+    }
+    if let Some(uri) = &fetched.uri {
+        out.insert("uri".to_owned(), Value::String(uri.clone()));
+    }
+    out.insert("size".to_owned(), json!(fetched.size));
+    out
+}
+
+fn outputs(statements: Statements, results: Vec<Fetched>) -> Value {
+    match statements {
+        Statements::Many => {
+            let mut out = results.last().map(fetched_json).unwrap_or_default();
+            out.insert(
+                "outputs".to_owned(),
+                Value::Array(
+                    results
+                        .iter()
+                        .map(|f| Value::Object(fetched_json(f)))
+                        .collect(),
+                ),
+            );
+            Value::Object(out)
+        }
+        Statements::One => {
+            if results.is_empty() {
+                return json!({});
+            }
+            // Every result set read into one: rows concatenated, the first row, the sizes
+            // summed; STORE writes one file per statement, so the last one's URI is given.
+            let mut merged = Fetched::default();
+            for fetched in results {
+                merged.size += fetched.size;
+                if merged.row.is_none() {
+                    merged.row = fetched.row;
+                }
+                if let Some(rows) = fetched.rows {
+                    merged.rows.get_or_insert_with(Vec::new).extend(rows);
+                }
+                if fetched.uri.is_some() {
+                    merged.uri = fetched.uri;
+                }
+            }
+            Value::Object(fetched_json(&merged))
+        }
     }
 }

@@ -96,6 +96,7 @@ impl Harness {
             work_root: self.dir.path().join("work"),
             storage: self.storage.clone(),
             kv: self.kv.clone(),
+            duckdb: duckdb_binary(),
             // Connects on first use; tasks that need no container never do.
             docker: Arc::new(baton_tasks::DockerEngine::new(
                 baton_tasks::DockerSettings::default(),
@@ -144,6 +145,23 @@ impl Harness {
         files.sort();
         files
     }
+}
+
+/// The DuckDB CLI: `BATON_DUCKDB`, else the binary of the `duckdb_cli` Python package (PyPI's
+/// `duckdb-cli`, which `./test.sh` installs), else `duckdb` on `PATH`.
+pub fn duckdb_binary() -> PathBuf {
+    if let Ok(path) = std::env::var("BATON_DUCKDB") {
+        return PathBuf::from(path);
+    }
+    let script = "import duckdb_cli, os; print(os.path.join(os.path.dirname(duckdb_cli.__file__), 'duckdb'))";
+    std::process::Command::new("python3")
+        .args(["-c", script])
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+        .filter(|path| path.is_file())
+        .unwrap_or_else(|| PathBuf::from("duckdb"))
 }
 
 pub fn walk(dir: &Path) -> Vec<PathBuf> {

@@ -105,12 +105,6 @@ tasks:
     format: "{{ secret('NO_SUCH_SECRET') }}"
   - id: pause
     type: io.kestra.plugin.core.flow.Pause
-  - id: workdir
-    type: io.kestra.plugin.core.flow.WorkingDirectory
-    tasks:
-      - id: inside
-        type: io.kestra.plugin.core.log.Log
-        message: inside
 "#;
 
 /// How long any single wait in a test may take before the test fails.

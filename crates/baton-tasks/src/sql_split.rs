@@ -1,4 +1,4 @@
-//! Reading a SQL script as Postgres reads it, without parsing it: statements split at the
+//! Reading a SQL script as Postgres (and DuckDB) read it, without parsing it: statements split at the
 //! semicolons that are outside quotes, dollar quotes and comments, and Kestra's `:name`
 //! parameters turned into `$n` placeholders.
 
