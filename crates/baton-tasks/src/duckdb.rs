@@ -194,7 +194,15 @@ async fn execute(
     let results = tokio::select! {
         results = reading => results?,
         () = cancel.cancelled() => {
-            // kill_on_drop ends the CLI when `child` goes.
+            // The whole group: PyPI's `duckdb` on PATH is a Python wrapper whose child is the
+            // CLI. Reaped before the outcome, as a database file stays locked until it is gone.
+            if let Some(pgid) = child.id().and_then(|id| i32::try_from(id).ok()) {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(pgid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            let _ = child.wait().await;
             return Err("killed".to_owned());
         }
     };

@@ -61,6 +61,16 @@ tasks:
     type: io.kestra.plugin.jdbc.duckdb.Query
     sql: SELECT count(*) FROM range(100000000000) a
     fetchType: FETCH_ONE
+  - id: slow_on_file
+    type: io.kestra.plugin.jdbc.duckdb.Query
+    url: "jdbc:duckdb:{{ inputs.db }}"
+    sql: SELECT sum(a.range * b.range) AS s FROM range(100000000) a, range(100000000) b
+    fetchType: FETCH_ONE
+  - id: after_slow
+    type: io.kestra.plugin.jdbc.duckdb.Query
+    url: "jdbc:duckdb:{{ inputs.db }}"
+    sql: SELECT 1 AS one
+    fetchType: FETCH_ONE
 "#;
 
 #[tokio::test]
@@ -145,4 +155,23 @@ async fn a_kill_stops_the_cli() {
     });
     let (outcome, _) = harness.run_with("slow", &cancel).await;
     assert_eq!(outcome.state, TaskState::Killed, "{outcome:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_cli_is_gone_before_the_next_task_opens_its_database_file() {
+    let mut harness = Harness::new(FLOW, true);
+    let db = harness.dir.path().join("kept.duckdb");
+    harness.inputs = serde_json::json!({"db": db.display().to_string()});
+    let cancel = Cancel::new();
+    let killer = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        killer.cancel();
+    });
+    let (outcome, _) = harness.run_with("slow_on_file", &cancel).await;
+    assert_eq!(outcome.state, TaskState::Killed, "{outcome:?}");
+    // DuckDB lets one process write a database file: a CLI still running (or not yet reaped)
+    // makes this fail with "Could not set lock on file".
+    let (outcome, _) = harness.run("after_slow").await;
+    assert_eq!(outcome.state, TaskState::Success, "{outcome:?}");
 }
