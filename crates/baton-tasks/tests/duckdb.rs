@@ -147,12 +147,7 @@ async fn a_sql_error_is_logged_and_fails_the_task() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kill_stops_the_cli() {
     let mut harness = Harness::new(FLOW, true);
-    let cancel = Cancel::new();
-    let killer = cancel.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        killer.cancel();
-    });
+    let cancel = cancel_after(Duration::from_millis(300));
     let (outcome, _) = harness.run_with("slow", &cancel).await;
     assert_eq!(outcome.state, TaskState::Killed, "{outcome:?}");
 }
@@ -162,16 +157,22 @@ async fn a_killed_cli_is_gone_before_the_next_task_opens_its_database_file() {
     let mut harness = Harness::new(FLOW, true);
     let db = harness.dir.path().join("kept.duckdb");
     harness.inputs = serde_json::json!({"db": db.display().to_string()});
-    let cancel = Cancel::new();
-    let killer = cancel.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(800)).await;
-        killer.cancel();
-    });
+    let cancel = cancel_after(Duration::from_millis(800));
     let (outcome, _) = harness.run_with("slow_on_file", &cancel).await;
     assert_eq!(outcome.state, TaskState::Killed, "{outcome:?}");
     // DuckDB lets one process write a database file: a CLI still running (or not yet reaped)
     // makes this fail with "Could not set lock on file".
     let (outcome, _) = harness.run("after_slow").await;
     assert_eq!(outcome.state, TaskState::Success, "{outcome:?}");
+}
+
+/// A kill that comes `after` from now.
+fn cancel_after(after: Duration) -> Cancel {
+    let cancel = Cancel::new();
+    let killer = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(after).await;
+        killer.cancel();
+    });
+    cancel
 }
