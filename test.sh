@@ -25,6 +25,13 @@ if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null; the
     apt-get install -y chromium chromium-driver
 fi
 
+# The DuckDB tasks run the DuckDB CLI, a native binary inside PyPI's duckdb-cli wheel (no C++
+# build, nothing downloaded at run time); the tests find it through the Python package.
+if ! python3 -c 'import duckdb_cli' >/dev/null 2>&1; then
+    say "the DuckDB CLI is missing: installing duckdb-cli from PyPI"
+    python3 -m pip install --quiet 'duckdb-cli==1.5.6'
+fi
+
 # The Docker runner's tests run containers of the local images (no registry is reachable).
 if docker info >/dev/null 2>&1; then
     say "building the local container images that are missing (deploy/base-images.sh)"

@@ -33,9 +33,16 @@ pub struct TestClusterBuilder {
     lease: Duration,
     executors: usize,
     postgres: bool,
+    secrets: std::collections::HashMap<String, String>,
 }
 
 impl TestClusterBuilder {
+    /// `secret('NAME')` values for the workers, base64-encoded as `SECRET_NAME` holds them.
+    pub fn secret(mut self, name: &str, base64: &str) -> Self {
+        self.secrets.insert(name.to_owned(), base64.to_owned());
+        self
+    }
+
     pub fn workers(mut self, workers: usize) -> Self {
         self.workers = workers;
         self
@@ -101,6 +108,7 @@ impl TestClusterBuilder {
             nodes,
             dir,
             tasks,
+            secrets: self.secrets,
         };
         for node in 0..cluster.nodes.len() {
             for _ in 0..self.workers {
@@ -168,6 +176,8 @@ pub struct TestCluster {
     pub nodes: Vec<Node>,
     pub dir: PathBuf,
     tasks: Vec<JoinHandle<()>>,
+    /// Given to every worker started.
+    secrets: std::collections::HashMap<String, String>,
 }
 
 impl TestCluster {
@@ -178,6 +188,7 @@ impl TestCluster {
             lease: Duration::from_secs(5),
             executors: 1,
             postgres: false,
+            secrets: std::collections::HashMap::new(),
         }
     }
 
@@ -192,6 +203,8 @@ impl TestCluster {
         options.slots = slots;
         options.work_dir = self.dir.join("work");
         options.storage = Some(self.storage.clone());
+        options.secrets = self.secrets.clone();
+        options.duckdb = duckdb_binary();
         options.drain_grace = Duration::from_secs(2);
         // Wait for this worker's id, not for a count: another worker may leave meanwhile.
         let id = options.worker_id.clone();
@@ -252,6 +265,28 @@ impl TestCluster {
         };
         let executor = &self.nodes[node % self.nodes.len()].executor;
         Ok(create_execution(executor, request).await?.id)
+    }
+
+    /// Like [`execute`](Self::execute), with the `trigger` variables a trigger would set (a
+    /// Schedule's `date`…), as if it had fired.
+    pub async fn execute_triggered(
+        &self,
+        namespace: &str,
+        flow_id: &str,
+        inputs: &[(&str, &str)],
+        trigger: serde_json::Value,
+    ) -> anyhow::Result<String> {
+        let request = NewExecution {
+            namespace: namespace.into(),
+            flow_id: flow_id.into(),
+            inputs: inputs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), RawInput::Text((*v).to_owned())))
+                .collect(),
+            trigger: Some(trigger),
+            ..NewExecution::default()
+        };
+        Ok(create_execution(&self.executor, request).await?.id)
     }
 
     pub async fn execution(&self, id: &str) -> anyhow::Result<Execution> {
@@ -317,6 +352,23 @@ impl Drop for TestCluster {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The DuckDB CLI: `BATON_DUCKDB`, else the binary of the `duckdb_cli` Python package (PyPI's
+/// `duckdb-cli`, which `./test.sh` installs), else `duckdb` on `PATH`.
+pub fn duckdb_binary() -> PathBuf {
+    if let Ok(path) = std::env::var("BATON_DUCKDB") {
+        return PathBuf::from(path);
+    }
+    let script = "import duckdb_cli, os; print(os.path.join(os.path.dirname(duckdb_cli.__file__), 'duckdb'))";
+    std::process::Command::new("python3")
+        .args(["-c", script])
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+        .filter(|path| path.is_file())
+        .unwrap_or_else(|| PathBuf::from("duckdb"))
 }
 
 /// Tests use no secrets or KV through the executor.

@@ -74,6 +74,8 @@ pub struct NodeOptions {
     pub worker_lease: Duration,
     /// In-process workers' Docker engine settings.
     pub docker: baton_worker::DockerSettings,
+    /// In-process workers' DuckDB CLI binary.
+    pub duckdb: PathBuf,
 }
 
 pub async fn connect_store(choice: &StoreChoice) -> anyhow::Result<Arc<dyn Store>> {
@@ -201,6 +203,7 @@ pub async fn run(
         worker.drain_grace = Duration::from_secs(10);
         worker.secrets = options.secrets.clone();
         worker.docker = options.docker.clone();
+        worker.duckdb = options.duckdb.clone();
         worker.storage = storage.clone();
         let mut stopped = worker_shutdown.clone();
         workers.push(tokio::spawn(async move {

@@ -9,20 +9,27 @@
 //! command's current directory, the Docker runner copies it into and out of the container.
 //!
 //! Invariant: this crate (called by `baton-worker`) is the only place Baton runs user code.
-//! Nothing here talks to the executor or a database: results and logs go back to the caller.
+//! Nothing here talks to the executor or to Baton's database: results and logs go back to the
+//! caller. The Postgres tasks (`postgres/`) connect to the user's databases, named by the flow.
 
 pub mod docker;
+mod duckdb;
 mod fail;
+mod http;
+pub mod kv;
 mod log;
 mod outputs;
+mod postgres;
 mod process;
 mod protocol;
 mod purge;
 mod python;
 mod render;
+mod rows;
 mod run_files;
 mod shell;
 mod sleep;
+mod sql_split;
 pub mod workdir;
 
 pub use workdir::WorkingDir;
@@ -54,6 +61,11 @@ pub struct RunContext {
     /// Internal storage (`inputFiles` URIs, `outputFiles`, purge); `None` when the worker was
     /// started without one, and then those features fail with a clear error.
     pub storage: Option<baton_storage::Storage>,
+    /// The namespace KV store (`kv.*` tasks), reached through the executor.
+    pub kv: Arc<dyn kv::KvAccess>,
+    /// The DuckDB CLI binary (PyPI's `duckdb-cli`), for the DuckDB tasks; a bare name is looked
+    /// up on `PATH`.
+    pub duckdb: PathBuf,
 }
 
 /// One log line a task produced.
@@ -178,6 +190,29 @@ async fn run_kind(task: &Task, run: &RunContext, cancel: &CancellationToken) -> 
         TaskProps::PythonCommands(base, props) => {
             shell::run(base, shell::Body::PythonCommands(props), run, cancel).await
         }
+        TaskProps::HttpDownload(props) => http::run(http::Kind::Download, props, run, cancel).await,
+        TaskProps::HttpRequest(props) => http::run(http::Kind::Request, props, run, cancel).await,
+        TaskProps::PostgresQueries(connection, props) => {
+            postgres::queries(postgres::Statements::Many, connection, props, run, cancel).await
+        }
+        TaskProps::PostgresQuery(connection, props) => {
+            postgres::queries(postgres::Statements::One, connection, props, run, cancel).await
+        }
+        TaskProps::PostgresCopyIn(connection, props, options) => {
+            postgres::copy_in(connection, props, options, run, cancel).await
+        }
+        TaskProps::PostgresCopyOut(connection, props, options) => {
+            postgres::copy_out(connection, props, options, run, cancel).await
+        }
+        TaskProps::DuckdbQueries(props) => {
+            duckdb::run(duckdb::Statements::Many, props, run, cancel).await
+        }
+        TaskProps::DuckdbQuery(props) => {
+            duckdb::run(duckdb::Statements::One, props, run, cancel).await
+        }
+        TaskProps::KvSet(props) => kv::set(props, run).await,
+        TaskProps::KvGet(props) => kv::get(props, run).await,
+        TaskProps::KvDelete(props) => kv::delete(props, run).await,
         TaskProps::PurgeCurrentExecutionFiles => purge::run(run).await,
         TaskProps::If { .. }
         | TaskProps::Switch { .. }

@@ -1,14 +1,12 @@
 //! Script tasks with files, run for real (shell processes, a storage directory): `outputFiles`
 //! uploaded, `inputFiles` downloaded from `kestra://` URIs, globs that match nothing, purge.
 
-use std::path::Path;
-use std::sync::Arc;
+mod support;
 
-use baton_core::flow::Flow;
-use baton_core::template::{RenderLimits, TemplateEngine, TemplateHost};
-use baton_storage::{Storage, StorageUri};
-use baton_tasks::{Cancel, LogSink, RunContext, TaskLog, TaskOutcome, TaskState};
-use serde_json::{Value, json};
+use baton_storage::StorageUri;
+use baton_tasks::TaskState;
+use serde_json::json;
+use support::{Harness, lines};
 
 const FLOW: &str = r#"
 id: files
@@ -54,116 +52,13 @@ tasks:
     type: io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles
 "#;
 
-struct NoHost;
-
-impl TemplateHost for NoHost {
-    fn secret(&self, _: &str) -> Result<Option<String>, String> {
-        Ok(None)
-    }
-    fn kv(&self, _: &str, _: &str) -> Result<Option<Value>, String> {
-        Ok(None)
-    }
-    fn read(&self, path: &str) -> Result<String, String> {
-        Err(format!("no read({path}) in this test"))
-    }
-    fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        chrono::Utc::now()
-    }
-}
-
-struct Harness {
-    flow: Flow,
-    engine: Arc<TemplateEngine>,
-    storage: Option<Storage>,
-    dir: tempfile::TempDir,
-    /// Outputs of the task runs so far, as the executor would put them in the context.
-    outputs: serde_json::Map<String, Value>,
-}
-
-impl Harness {
-    fn new(with_storage: bool) -> Harness {
-        let dir = tempfile::tempdir().unwrap();
-        let storage = with_storage.then(|| Storage::local(dir.path().join("storage")).unwrap());
-        Harness {
-            flow: baton_core::parse::parse_flow(FLOW)
-                .flow
-                .expect("valid flow"),
-            engine: Arc::new(TemplateEngine::new(RenderLimits::default())),
-            storage,
-            dir,
-            outputs: serde_json::Map::new(),
-        }
-    }
-
-    async fn run(&mut self, task_id: &str) -> (TaskOutcome, Vec<TaskLog>) {
-        let task = self.flow.find_task(task_id).expect("task in the flow");
-        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
-        let run = RunContext {
-            engine: self.engine.clone(),
-            host: Arc::new(NoHost),
-            context: json!({
-                "flow": {"id": "files", "namespace": "company.team"},
-                "execution": {"id": "exec1"},
-                "task": {"id": task_id, "type": task.type_name},
-                "taskrun": {"id": format!("run-{task_id}")},
-                "outputs": self.outputs,
-            }),
-            logs: LogSink::new(sender),
-            work_root: self.dir.path().join("work"),
-            storage: self.storage.clone(),
-            // Connects on first use; these tasks run on the Process runner and never do.
-            docker: Arc::new(baton_tasks::DockerEngine::new(
-                baton_tasks::DockerSettings::default(),
-                baton_tasks::docker::Owner::this_process("files-test"),
-            )),
-        };
-        let outcome = baton_tasks::run_task(task, &run, &Cancel::new()).await;
-        drop(run);
-        let mut logs = Vec::new();
-        while let Some(log) = receiver.recv().await {
-            logs.push(log);
-        }
-        if outcome.state == TaskState::Success {
-            self.outputs
-                .insert(task_id.to_owned(), outcome.outputs.clone());
-        }
-        (outcome, logs)
-    }
-
-    fn stored_files(&self) -> Vec<String> {
-        let root = self.dir.path().join("storage");
-        let mut files: Vec<String> = walk(&root)
-            .into_iter()
-            .map(|p| p.strip_prefix(&root).unwrap().display().to_string())
-            .collect();
-        files.sort();
-        files
-    }
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut files = Vec::new();
-    for entry in entries.map(Result::unwrap) {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
-}
-
-fn lines(logs: &[TaskLog]) -> Vec<&str> {
-    logs.iter().map(|log| log.message.as_str()).collect()
+fn harness(with_storage: bool) -> Harness {
+    Harness::new(FLOW, with_storage)
 }
 
 #[tokio::test]
 async fn output_files_flow_into_the_next_tasks_input_files_and_a_purge_removes_them() {
-    let mut harness = Harness::new(true);
+    let mut harness = harness(true);
     let (produced, _) = harness.run("produce").await;
     assert_eq!(produced.state, TaskState::Success, "{produced:?}");
     let prefix = "kestra:///company/team/files/executions/exec1/tasks/produce/run-produce";
@@ -214,7 +109,7 @@ async fn output_files_flow_into_the_next_tasks_input_files_and_a_purge_removes_t
 
 #[tokio::test]
 async fn a_glob_that_matches_nothing_fails_the_task_naming_it() {
-    let mut harness = Harness::new(true);
+    let mut harness = harness(true);
     let (outcome, logs) = harness.run("nothing").await;
     assert_eq!(outcome.state, TaskState::Failed);
     let message = "outputFiles: no file in the working directory matches '*.parquet'";
@@ -226,7 +121,7 @@ async fn a_glob_that_matches_nothing_fails_the_task_naming_it() {
 
 #[tokio::test]
 async fn files_of_another_namespace_are_refused() {
-    let mut harness = Harness::new(true);
+    let mut harness = harness(true);
     let (outcome, _) = harness.run("foreign").await;
     assert_eq!(outcome.state, TaskState::Failed);
     assert_eq!(
@@ -238,7 +133,7 @@ async fn files_of_another_namespace_are_refused() {
 
 #[tokio::test]
 async fn without_storage_file_features_fail_clearly_and_plain_tasks_run() {
-    let mut harness = Harness::new(false);
+    let mut harness = harness(false);
     let (outcome, _) = harness.run("produce").await;
     assert_eq!(outcome.state, TaskState::Failed);
     assert_eq!(

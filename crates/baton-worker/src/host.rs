@@ -1,12 +1,19 @@
 //! What templates on a worker may reach: secrets from the worker's environment, internal
-//! storage files (`read()`), the clock.
+//! storage files (`read()`), the namespace KV store (`kv()`, through the executor), the clock.
+//!
+//! The host of one task run also remembers the secret values its templates read, so the run's
+//! log lines and outputs can be masked ([`WorkerHost::mask`]).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use base64::Engine as _;
 use baton_core::template::TemplateHost;
 use baton_storage::{Storage, StorageUri};
+use baton_tasks::kv::{KvAccess, KvOp, KvRequest};
+
+/// What a secret's value becomes in logs and outputs, as in Kestra.
+pub const MASK: &str = "******";
 
 /// The most `read()` returns: as much as one render may output, so a larger file could not be
 /// used anyway.
@@ -20,6 +27,10 @@ pub struct WorkerHost {
     storage: Option<Storage>,
     /// Set for one task run: `read()` then only reads files of this namespace's folder.
     namespace: Option<String>,
+    /// `kv()` lookups go here.
+    kv: Option<Arc<dyn KvAccess>>,
+    /// The secret values this run's templates read, for masking; fresh for each run.
+    revealed: Arc<Mutex<Vec<String>>>,
 }
 
 impl WorkerHost {
@@ -28,6 +39,39 @@ impl WorkerHost {
             secrets: Arc::new(secrets),
             storage: None,
             namespace: None,
+            kv: None,
+            revealed: Arc::default(),
+        }
+    }
+
+    /// `kv()` reads from this KV store.
+    pub fn with_kv(mut self, kv: Arc<dyn KvAccess>) -> Self {
+        self.kv = Some(kv);
+        self
+    }
+
+    /// `text` with every secret value this host revealed replaced by [`MASK`].
+    pub fn mask(&self, text: &str) -> String {
+        let revealed = self.revealed.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut masked = text.to_owned();
+        for value in revealed.iter() {
+            masked = masked.replace(value.as_str(), MASK);
+        }
+        masked
+    }
+
+    /// Every string inside `value` masked.
+    pub fn mask_json(&self, value: &serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        match value {
+            Value::String(text) => Value::String(self.mask(text)),
+            Value::Array(items) => Value::Array(items.iter().map(|v| self.mask_json(v)).collect()),
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| (self.mask(k), self.mask_json(v)))
+                    .collect(),
+            ),
+            other => other.clone(),
         }
     }
 
@@ -42,6 +86,7 @@ impl WorkerHost {
     pub fn for_namespace(&self, namespace: &str) -> WorkerHost {
         WorkerHost {
             namespace: Some(namespace.to_owned()),
+            revealed: Arc::default(),
             ..self.clone()
         }
     }
@@ -85,13 +130,39 @@ impl TemplateHost for WorkerHost {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(compact)
             .map_err(|e| format!("secret {name} is not valid base64: {e}"))?;
-        String::from_utf8(bytes)
-            .map(Some)
-            .map_err(|_| format!("secret {name} is not UTF-8 text"))
+        let value =
+            String::from_utf8(bytes).map_err(|_| format!("secret {name} is not UTF-8 text"))?;
+        // An empty value would mask everything; there is nothing in it to hide.
+        if !value.is_empty() {
+            let mut revealed = self.revealed.lock().unwrap_or_else(PoisonError::into_inner);
+            if !revealed.contains(&value) {
+                revealed.push(value.clone());
+                // Longest first, so a secret containing another is masked whole.
+                revealed.sort_by_key(|v| std::cmp::Reverse(v.len()));
+            }
+        }
+        Ok(Some(value))
     }
 
-    fn kv(&self, _namespace: &str, _key: &str) -> Result<Option<serde_json::Value>, String> {
-        Err("kv() is not available on this worker yet".to_owned())
+    fn kv(&self, namespace: &str, key: &str) -> Result<Option<serde_json::Value>, String> {
+        let Some(kv) = &self.kv else {
+            return Err("kv() is not available here: no KV store is reachable".to_owned());
+        };
+        let call = kv.call(KvRequest {
+            namespace: namespace.to_owned(),
+            key: key.to_owned(),
+            op: KvOp::Get,
+        });
+        // Templates render synchronously; the answer comes over the executor stream, which
+        // another runtime thread serves meanwhile.
+        use tokio::runtime::{Handle, RuntimeFlavor};
+        let answer = match Handle::try_current() {
+            Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| handle.block_on(call))?
+            }
+            _ => return Err("kv() needs the worker's multi-threaded runtime".to_owned()),
+        };
+        Ok(answer.value.filter(|_| answer.found))
     }
 
     fn read(&self, path_or_uri: &str) -> Result<String, String> {
@@ -117,6 +188,13 @@ mod tests {
         assert_eq!(host.secret("MISSING"), Ok(None));
         assert!(host.secret("BAD").is_err());
         assert!(host.kv("ns", "k").is_err());
+        assert_eq!(host.mask("token=secret;"), "token=******;");
+        let other_run = host.for_namespace("ns");
+        assert_eq!(
+            other_run.mask("secret"),
+            "secret",
+            "each run masks what it read"
+        );
     }
 
     #[test]

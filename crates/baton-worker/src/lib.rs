@@ -6,6 +6,7 @@
 //! (`baton-storage`), which the worker reaches directly, never through the database.
 
 mod host;
+mod kv;
 
 pub use baton_tasks::DockerSettings;
 pub use host::WorkerHost;
@@ -42,6 +43,8 @@ pub struct WorkerOptions {
     /// Internal storage, shared with the webserver: `inputFiles` URIs, `outputFiles`,
     /// `read()`, purge. Without it those fail with a clear error; other tasks run.
     pub storage: Option<baton_storage::Storage>,
+    /// The DuckDB CLI binary (PyPI's `duckdb-cli`) the DuckDB tasks run.
+    pub duckdb: PathBuf,
 }
 
 impl WorkerOptions {
@@ -59,6 +62,7 @@ impl WorkerOptions {
             work_dir: std::env::temp_dir().join("baton-worker"),
             docker: baton_tasks::DockerSettings::default(),
             storage: None,
+            duckdb: PathBuf::from("duckdb"),
         }
     }
 }

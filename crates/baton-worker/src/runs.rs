@@ -11,6 +11,7 @@ use baton_core::parse::FlowParser;
 use baton_core::template::{RenderLimits, TemplateEngine};
 use baton_proto::v1;
 use baton_storage::Storage;
+use baton_tasks::kv::KvAccess;
 use baton_tasks::{DockerEngine, LogSink, RunContext, TaskOutcome, TaskState};
 use tokio::sync::mpsc::{self, UnboundedSender};
 use tokio_util::sync::CancellationToken;
@@ -40,6 +41,8 @@ pub(crate) struct Runner {
     storage: Option<Storage>,
     work_dir: PathBuf,
     docker: Arc<DockerEngine>,
+    kv: Arc<dyn KvAccess>,
+    duckdb: PathBuf,
     events: UnboundedSender<RunEvent>,
 }
 
@@ -49,6 +52,8 @@ impl Runner {
         storage: Option<Storage>,
         work_dir: PathBuf,
         docker: Arc<DockerEngine>,
+        kv: Arc<dyn KvAccess>,
+        duckdb: PathBuf,
         events: UnboundedSender<RunEvent>,
     ) -> Self {
         Runner {
@@ -59,6 +64,8 @@ impl Runner {
             storage,
             work_dir,
             docker,
+            kv,
+            duckdb,
             events,
         }
     }
@@ -81,27 +88,34 @@ impl Runner {
         let storage = self.storage.clone();
         let work_dir = self.work_dir.clone();
         let docker = Arc::clone(&self.docker);
+        let kv = Arc::clone(&self.kv);
+        let duckdb = self.duckdb.clone();
         tokio::spawn(async move {
             let (task_run_id, attempt) = (assign.task_run_id.clone(), assign.attempt);
             let outcome = match prepared {
                 Err(error) => TaskOutcome::failed(error),
                 Ok((flow, context)) => {
-                    let (log_tx, mut log_rx) = mpsc::unbounded_channel();
+                    let (log_tx, mut log_rx) = mpsc::unbounded_channel::<baton_tasks::TaskLog>();
                     let forward_events = events.clone();
                     let (id, at) = (task_run_id.clone(), attempt);
+                    let masking = Arc::clone(&host);
                     let forward = tokio::spawn(async move {
-                        while let Some(log) = log_rx.recv().await {
+                        while let Some(mut log) = log_rx.recv().await {
+                            // Secret values the run's templates read never leave the worker.
+                            log.message = masking.mask(&log.message);
                             let _ = forward_events.send(RunEvent::Log(log_line(&id, at, log)));
                         }
                     });
                     let run = RunContext {
                         engine,
-                        host,
+                        host: Arc::clone(&host) as Arc<dyn baton_core::template::TemplateHost>,
                         context,
                         logs: LogSink::new(log_tx),
                         work_root: work_dir,
                         docker,
                         storage,
+                        kv,
+                        duckdb,
                     };
                     let outcome = match flow.find_task(&assign.task_id) {
                         Some(task) => baton_tasks::run_task(task, &run, &cancel).await,
@@ -116,7 +130,11 @@ impl Runner {
                     // Every log line goes out before the result.
                     drop(run);
                     let _ = forward.await;
-                    outcome
+                    TaskOutcome {
+                        outputs: host.mask_json(&outcome.outputs),
+                        error: outcome.error.map(|e| host.mask(&e)),
+                        ..outcome
+                    }
                 }
             };
             let _ = events.send(RunEvent::Done(result(

@@ -19,6 +19,7 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::transport::Endpoint;
 
 use crate::host::WorkerHost;
+use crate::kv::KvClient;
 use crate::runs::{RunEvent, Runner, Running};
 use crate::{Error, WorkerOptions};
 
@@ -58,6 +59,10 @@ pub(crate) struct Worker {
     runner: Runner,
     docker: Arc<DockerEngine>,
     events: UnboundedReceiver<RunEvent>,
+    /// Task runs' KV calls, answered over the stream.
+    kv: KvClient,
+    /// KV calls waiting to be written to a stream.
+    kv_calls: UnboundedReceiver<v1::KvCall>,
     runs: HashMap<String, Running>,
     pending_logs: VecDeque<v1::LogLine>,
     /// Results sent (or waiting to be sent) and not yet acknowledged by the executor.
@@ -83,7 +88,10 @@ impl Worker {
             .http2_keep_alive_interval(Duration::from_secs(10))
             .keep_alive_timeout(Duration::from_secs(10));
         let (events_tx, events) = mpsc::unbounded_channel();
-        let host = WorkerHost::new(options.secrets.clone()).with_storage(options.storage.clone());
+        let (kv, kv_calls) = KvClient::new();
+        let host = WorkerHost::new(options.secrets.clone())
+            .with_storage(options.storage.clone())
+            .with_kv(Arc::new(kv.clone()));
         let docker = Arc::new(DockerEngine::new(
             options.docker.clone(),
             Owner::this_process(options.worker_id.clone()),
@@ -93,6 +101,8 @@ impl Worker {
             options.storage.clone(),
             options.work_dir.clone(),
             Arc::clone(&docker),
+            Arc::new(kv.clone()),
+            options.duckdb.clone(),
             events_tx,
         );
         Ok(Worker {
@@ -101,6 +111,8 @@ impl Worker {
             runner,
             docker,
             events,
+            kv,
+            kv_calls,
             runs: HashMap::new(),
             pending_logs: VecDeque::new(),
             unacked: Vec::new(),
@@ -130,6 +142,7 @@ impl Worker {
                 }
                 SessionEnd::Broken(reason) => {
                     tracing::warn!(%reason, retry_in = ?backoff, "executor stream broke");
+                    self.kv.stream_broke();
                 }
             }
             if welcomed {
@@ -362,6 +375,10 @@ impl Worker {
                         self.flush_hand_backs(&out);
                     }
                 },
+                Some(call) = self.kv_calls.recv() => {
+                    self.kv.sent(call.call_id);
+                    let _ = out.send(message(Out::KvCall(call)));
+                }
                 _ = flushes.tick() => self.flush_logs(&out),
                 _ = heartbeats.tick() => {
                     let _ = out.send(message(Out::Heartbeat(v1::Heartbeat { running: self.running_refs() })));
@@ -397,6 +414,7 @@ impl Worker {
                 self.unacked
                     .retain(|r| !(r.task_run_id == ack.task_run_id && r.attempt == ack.attempt));
             }
+            Some(In::KvReply(reply)) => self.kv.answered(reply),
             Some(In::Welcome(_) | In::Reject(_)) | None => {}
         }
     }

@@ -185,18 +185,11 @@ async fn non_zero_exit_fails_and_keeps_the_logs() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unsupported_kinds_and_template_errors_fail_with_a_message() {
+async fn executor_kinds_and_template_errors_fail_with_a_message() {
     let (mut hub, worker) = hub_with_worker(2).await;
-    hub.assign("tr-http", "http");
     hub.assign("tr-pause", "pause");
     hub.assign("tr-typo", "typo");
     hub.assign("tr-missing", "no_such_task");
-    let http = hub.finished("tr-http").await;
-    assert_eq!(http.state, TaskState::Failed);
-    assert_eq!(
-        http.error_message.as_deref(),
-        Some("task type io.kestra.plugin.core.http.Request is not supported by this worker yet")
-    );
     let pause = hub.finished("tr-pause").await;
     assert!(
         pause

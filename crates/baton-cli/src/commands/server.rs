@@ -111,6 +111,10 @@ pub struct LocalArgs {
     /// [env: BATON_DOCKER_VOLUMES_ENABLED=true].
     #[arg(long)]
     docker_volumes_enabled: bool,
+    /// The DuckDB CLI binary the DuckDB tasks run (PyPI's `duckdb-cli`); `duckdb` on the PATH
+    /// by default [env: BATON_DUCKDB].
+    #[arg(long)]
+    duckdb: Option<String>,
 }
 
 #[derive(Args)]
@@ -160,6 +164,10 @@ pub struct ServerArgs {
     /// [env: BATON_DOCKER_VOLUMES_ENABLED=true].
     #[arg(long)]
     docker_volumes_enabled: bool,
+    /// The DuckDB CLI binary the DuckDB tasks run (PyPI's `duckdb-cli`); `duckdb` on the PATH
+    /// by default [env: BATON_DUCKDB].
+    #[arg(long)]
+    duckdb: Option<String>,
 }
 
 #[derive(Args)]
@@ -195,6 +203,10 @@ pub struct WorkerArgs {
     /// [env: BATON_DOCKER_VOLUMES_ENABLED=true].
     #[arg(long)]
     docker_volumes_enabled: bool,
+    /// The DuckDB CLI binary the DuckDB tasks run (PyPI's `duckdb-cli`); `duckdb` on the PATH
+    /// by default [env: BATON_DUCKDB].
+    #[arg(long)]
+    duckdb: Option<String>,
 }
 
 /// The flags given, as (flag, text), for the configuration's flag layer.
@@ -236,7 +248,8 @@ pub fn run(command: ServerCommand) -> anyhow::Result<ExitCode> {
                 .add("slots", &args.slots)
                 .add("flows-dir", &args.flows_dir)
                 .add("basic-auth", &args.basic_auth)
-                .switch("docker-volumes-enabled", args.docker_volumes_enabled);
+                .switch("docker-volumes-enabled", args.docker_volumes_enabled)
+                .add("duckdb", &args.duckdb);
             (Role::Local, &args.config, flags)
         }
         ServerCommand::Standalone(args)
@@ -261,7 +274,8 @@ pub fn run(command: ServerCommand) -> anyhow::Result<ExitCode> {
                 .add("basic-auth", &args.basic_auth)
                 .add("claim-lease", &args.claim_lease)
                 .add("worker-lease", &args.worker_lease)
-                .switch("docker-volumes-enabled", args.docker_volumes_enabled);
+                .switch("docker-volumes-enabled", args.docker_volumes_enabled)
+                .add("duckdb", &args.duckdb);
             (role, &args.config, flags)
         }
         ServerCommand::Worker(args) => {
@@ -274,7 +288,8 @@ pub fn run(command: ServerCommand) -> anyhow::Result<ExitCode> {
                 .add("worker-id", &args.worker_id)
                 .add("storage", &args.storage)
                 .add("drain-grace", &args.drain_grace)
-                .switch("docker-volumes-enabled", args.docker_volumes_enabled);
+                .switch("docker-volumes-enabled", args.docker_volumes_enabled)
+                .add("duckdb", &args.duckdb);
             (Role::Worker, &args.config, flags)
         }
     };
@@ -344,6 +359,7 @@ fn node_options(
         claim_lease: config.leases.claim,
         worker_lease: config.leases.worker,
         docker: docker_settings(config),
+        duckdb: duckdb_binary(config),
     }
 }
 
@@ -372,6 +388,7 @@ fn worker(config: &Config, secrets: HashMap<String, String>) -> anyhow::Result<E
     options.drain_grace = config.worker.drain_grace;
     options.secrets = secrets;
     options.docker = docker_settings(config);
+    options.duckdb = duckdb_binary(config);
     options.storage = config
         .storage
         .location
@@ -388,6 +405,14 @@ fn worker(config: &Config, secrets: HashMap<String, String>) -> anyhow::Result<E
         baton_worker::run(options, shutdown).await?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+fn duckdb_binary(config: &Config) -> PathBuf {
+    config
+        .worker
+        .duckdb
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("duckdb"))
 }
 
 fn docker_settings(config: &Config) -> baton_worker::DockerSettings {

@@ -139,6 +139,9 @@ pub struct WorkerConfig {
     /// are handed back to the executor.
     #[serde(with = "seconds")]
     pub drain_grace: Duration,
+    /// The DuckDB CLI binary the DuckDB tasks run (PyPI's `duckdb-cli`); `duckdb` on the PATH
+    /// when not set.
+    pub duckdb: Option<PathBuf>,
 }
 
 impl Default for WorkerConfig {
@@ -150,6 +153,7 @@ impl Default for WorkerConfig {
             id: None,
             executor_url: None,
             drain_grace: Duration::from_secs(60),
+            duckdb: None,
         }
     }
 }

@@ -131,6 +131,15 @@ pub static SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        key: "worker.duckdb",
+        env: "BATON_DUCKDB",
+        flag: "duckdb",
+        apply: |config, text| {
+            config.worker.duckdb = Some(PathBuf::from(text));
+            Ok(())
+        },
+    },
+    Setting {
         key: "storage.location",
         env: "BATON_STORAGE",
         flag: "storage",

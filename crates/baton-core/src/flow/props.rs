@@ -142,9 +142,11 @@ pub struct HttpProps {
     pub ssl_options: Option<Json>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HttpOptions {
+    /// Kestra 1.x's timeouts; the flat `connectTimeout`/`readTimeout` below are older names.
+    pub timeout: Option<HttpTimeout>,
     pub connect_timeout: Option<IsoDuration>,
     pub read_timeout: Option<IsoDuration>,
     pub read_idle_timeout: Option<IsoDuration>,
@@ -160,6 +162,18 @@ pub struct HttpOptions {
     pub auth: Option<Json>,
     pub proxy: Option<Json>,
     pub ssl: Option<Json>,
+    /// Which parts of requests and responses to log (`REQUEST_HEADERS`, `RESPONSE_BODY`…).
+    pub logs: Option<Vec<String>>,
+    /// Deprecated in Kestra; superseded by `logs`.
+    pub log_level: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpTimeout {
+    pub connect_timeout: Option<IsoDuration>,
+    /// How long a read may wait for data (Kestra's default: five minutes).
+    pub read_idle_timeout: Option<IsoDuration>,
 }
 
 /// Properties shared by every script task (shell and Python, Script and Commands).

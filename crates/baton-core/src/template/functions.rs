@@ -93,31 +93,47 @@ fn secret(state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     }
 }
 
+/// `kv(key, namespace, errorOnMissing)`, as Kestra's: without a namespace the flow's is read,
+/// then each parent namespace in turn (`company.team`, then `company`); a missing key is an
+/// error unless `errorOnMissing` is false.
 fn kv(state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     let key = required_str(args, 0, "kv()", "key")?;
     let session = Session::require(state)?;
-    let namespace = match str_arg(args, 1, "kv()", "namespace")? {
-        Some(ns) => ns.to_string(),
-        None => session.shared.default_namespace.clone().ok_or_else(|| {
-            fault(
-                TemplateErrorKind::Function,
-                format!("kv('{key}') needs a namespace: flow.namespace is not set"),
-            )
-        })?,
+    let error_on_missing = arg(args, 2).is_none_or(Value::is_true);
+    let (namespaces, named) = match str_arg(args, 1, "kv()", "namespace")? {
+        Some(ns) => (vec![ns.to_string()], ns.to_string()),
+        None => {
+            let flow = session.shared.default_namespace.clone().ok_or_else(|| {
+                fault(
+                    TemplateErrorKind::Function,
+                    format!("kv('{key}') needs a namespace: flow.namespace is not set"),
+                )
+            })?;
+            let mut chain = vec![flow.clone()];
+            let mut current = flow.as_str();
+            while let Some((parent, _)) = current.rsplit_once('.') {
+                chain.push(parent.to_string());
+                current = parent;
+            }
+            (chain, flow)
+        }
     };
-    let error_on_missing = arg(args, 2).is_some_and(Value::is_true);
-    let call = HostCall::Kv {
-        namespace: namespace.clone(),
-        key: key.to_string(),
-    };
-    match session.ask(call)? {
-        HostAnswer::Json(Some(value)) => Ok(filters::from_json_value(&value)),
-        _ if error_on_missing => Err(fault(
-            TemplateErrorKind::Function,
-            format!("kv key '{key}' not found in namespace '{namespace}'"),
-        )),
-        _ => Ok(Value::from(())),
+    for namespace in namespaces {
+        let call = HostCall::Kv {
+            namespace,
+            key: key.to_string(),
+        };
+        if let HostAnswer::Json(Some(value)) = session.ask(call)? {
+            return Ok(filters::from_json_value(&value));
+        }
     }
+    if error_on_missing {
+        return Err(fault(
+            TemplateErrorKind::Function,
+            format!("The key '{key}' does not exist in the namespace '{named}'."),
+        ));
+    }
+    Ok(Value::from(()))
 }
 
 fn read(state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {

@@ -23,6 +23,7 @@ impl MemoryHost {
             kv: HashMap::from([
                 (("company.team", "KEY"), json!("team-value")),
                 (("other.ns", "KEY"), json!({"a": [1, 2]})),
+                (("company", "PARENT"), json!("from company")),
             ]),
             files: HashMap::from([
                 ("kestra:///company/team/data.txt", "file content"),

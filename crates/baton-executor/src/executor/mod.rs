@@ -110,6 +110,8 @@ impl ExecutorState {
         host: Arc<dyn TemplateHost>,
         options: ExecutorOptions,
     ) -> Self {
+        // Workers reach the namespace KV store through the hub, never the database.
+        hub.serve_kv(store.clone());
         Self {
             store,
             hub,

@@ -9,10 +9,11 @@
 //! The hub never retries by itself: dispatching attempt + 1 after a lost lease, and not doing so
 //! for an execution that has already ended, is the executor's decision.
 
+mod kv;
 mod service;
 mod state;
 
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::Duration;
 
 use baton_proto::v1::worker_service_server::{WorkerService, WorkerServiceServer};
@@ -44,6 +45,8 @@ pub struct WorkerHub {
 struct Inner {
     options: HubOptions,
     state: Mutex<State>,
+    /// Where workers' KV calls are answered from; set once by the executor.
+    kv: OnceLock<Arc<dyn baton_store::KvStore>>,
 }
 
 /// A flow revision, as workers need it to find and render the task.
@@ -164,6 +167,7 @@ impl WorkerHub {
         let inner = Arc::new(Inner {
             state: Mutex::new(State::new(internal_tx, options.lease)),
             options,
+            kv: OnceLock::new(),
         });
         tokio::spawn(expire_leases(Arc::downgrade(&inner)));
         (WorkerHub { inner }, events_rx)
@@ -190,6 +194,16 @@ impl WorkerHub {
     pub fn kill(&self, task_run_id: &str) {
         let mut state = self.lock();
         state.kill(task_run_id);
+    }
+
+    /// Answers workers' KV calls (`kv.*` tasks, `kv()` in their templates) from `store`.
+    /// The first call wins; without one, KV calls fail with a clear error.
+    pub fn serve_kv(&self, store: Arc<dyn baton_store::KvStore>) {
+        let _ = self.inner.kv.set(store);
+    }
+
+    fn kv(&self) -> Option<Arc<dyn baton_store::KvStore>> {
+        self.inner.kv.get().cloned()
     }
 
     /// The workers connected now.

@@ -97,6 +97,11 @@ fn handle(
     outbox: &super::state::Outbox,
     message: WorkerMessage,
 ) {
+    if let Some(In::KvCall(call)) = message.message {
+        hub.lock().seen(worker_id, connection);
+        super::kv::answer(hub.kv(), call, outbox.clone());
+        return;
+    }
     let mut state = hub.lock();
     state.seen(worker_id, connection);
     match message.message {
@@ -118,7 +123,7 @@ fn handle(
         Some(In::HandBack(hand_back)) => {
             state.hand_back(worker_id, &hand_back.task_run_id, hand_back.attempt);
         }
-        Some(In::Hello(_)) | None => {}
+        Some(In::Hello(_) | In::KvCall(_)) | None => {}
     }
 }
 

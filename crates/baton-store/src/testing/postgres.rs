@@ -7,7 +7,8 @@
 //! - The first process to find no running server (under the exclusive `control.lock`) runs
 //!   `initdb` and `pg_ctl start` (as the `postgres` OS user through `runuser` when we are root,
 //!   because `initdb` refuses root), listening only on a Unix socket inside the directory, so no
-//!   TCP port can clash, with `fsync=off`.
+//!   TCP port can clash, with `fsync=off`. The `postgres` role is trusted; other roles need
+//!   their password.
 //! - It also starts a detached watchdog (`setsid sh`): it waits for an *exclusive* lock on
 //!   `users.lock`, which it gets only once no test process is alive — exited or crashed, the
 //!   kernel drops a dead process's locks — waits a 2 s grace period for the next test process,
@@ -235,6 +236,14 @@ fn start(durability: Durability) -> Result<PgServer, String> {
             "--locale=C",
         ]);
         run(initdb, "initdb")?;
+        // The superuser the tests connect as is trusted; any other role logs in with its
+        // password, so tests of the user-database tasks can check a wrong one.
+        let hba = data.join("pg_hba.conf");
+        fs::write(
+            &hba,
+            "local all postgres trust\nlocal all all scram-sha-256\n",
+        )
+        .map_err(|e| format!("write {}: {e}", hba.display()))?;
         start_server(&bin, &dir, durability)?;
         spawn_watchdog(&bin, &dir)?;
     }

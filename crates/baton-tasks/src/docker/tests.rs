@@ -80,6 +80,8 @@ impl Harness {
             work_root: self.work_root.path().to_path_buf(),
             docker: Arc::clone(&self.engine),
             storage: None,
+            kv: Arc::new(crate::kv::NoKv),
+            duckdb: "duckdb".into(),
         };
         let outcome = run_task(&task, &run, cancel).await;
         drop(run);

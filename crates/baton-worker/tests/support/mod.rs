@@ -105,9 +105,6 @@ tasks:
     format: "{{ secret('NO_SUCH_SECRET') }}"
   - id: pause
     type: io.kestra.plugin.core.flow.Pause
-  - id: http
-    type: io.kestra.plugin.core.http.Request
-    uri: https://example.invalid
 "#;
 
 /// How long any single wait in a test may take before the test fails.
