@@ -119,26 +119,45 @@ async fn update(
         control::set_disabled(store, &key, disabled, Utc::now()).await?;
     }
     if let Some(backfill) = body.backfill {
-        let zone = backfill::zone(store, &key).await?;
-        let start = backfill
-            .start
-            .as_deref()
-            .map(|text| backfill::parse_date(text, zone, false))
-            .transpose()?;
-        let end = backfill
-            .end
-            .as_deref()
-            .map(|text| backfill::parse_date(text, zone, true))
-            .transpose()?;
-        let request = BackfillRequest {
-            start,
-            end,
-            inputs: backfill.inputs,
-            labels: labels(backfill.labels.as_ref())?,
-        };
-        backfill::start(store, &key, request, Utc::now()).await?;
+        let labels = labels(backfill.labels.as_ref())?;
+        start_backfill(
+            &state,
+            &key,
+            backfill.start.as_deref(),
+            backfill.end.as_deref(),
+            backfill.inputs,
+            labels,
+        )
+        .await?;
     }
     Ok(Json(view_of(&state, &key).await?))
+}
+
+/// Starts a backfill of `key` over `[start, end]` (dates read in the trigger's zone; `end`
+/// defaults to now). The UI's backfill form calls this too.
+pub(crate) async fn start_backfill(
+    state: &ApiState,
+    key: &TriggerKey,
+    start: Option<&str>,
+    end: Option<&str>,
+    inputs: serde_json::Map<String, Value>,
+    labels: BTreeMap<String, String>,
+) -> ApiResult<Backfill> {
+    let store = state.store.as_ref();
+    let zone = backfill::zone(store, key).await?;
+    let start = start
+        .map(|text| backfill::parse_date(text, zone, false))
+        .transpose()?;
+    let end = end
+        .map(|text| backfill::parse_date(text, zone, true))
+        .transpose()?;
+    let request = BackfillRequest {
+        start,
+        end,
+        inputs,
+        labels,
+    };
+    Ok(backfill::start(store, key, request, Utc::now()).await?)
 }
 
 /// `POST /triggers/set-disabled/by-triggers`: `{"triggers": [...], "disabled": true}`.
@@ -212,7 +231,7 @@ fn labels(value: Option<&Value>) -> ApiResult<BTreeMap<String, String>> {
     }
 }
 
-async fn views(state: &ApiState, filter: &TriggerFilter) -> ApiResult<Vec<Value>> {
+pub(crate) async fn views(state: &ApiState, filter: &TriggerFilter) -> ApiResult<Vec<Value>> {
     let rows = state.store.list_triggers(filter).await?;
     let mut latest: BTreeMap<TriggerKey, Backfill> = BTreeMap::new();
     // Newest first: the first backfill seen of a trigger is its latest.
@@ -225,7 +244,7 @@ async fn views(state: &ApiState, filter: &TriggerFilter) -> ApiResult<Vec<Value>
         .collect())
 }
 
-async fn view_of(state: &ApiState, key: &TriggerKey) -> ApiResult<Value> {
+pub(crate) async fn view_of(state: &ApiState, key: &TriggerKey) -> ApiResult<Value> {
     let row = state.store.get_trigger(key).await?;
     let latest = state.store.list_backfills(Some(key), false).await?;
     Ok(view(&row, latest.first()))
@@ -256,6 +275,7 @@ fn view(row: &TriggerState, backfill: Option<&Backfill>) -> Value {
         "type": definition.as_ref().map(|d| d.type_name.clone()),
         "cron": definition.as_ref().map(|d| d.cron.clone()),
         "timezone": definition.as_ref().map(|d| d.timezone.clone().unwrap_or_else(|| "UTC".into())),
+        "inputs": definition.as_ref().map(|d| d.inputs.clone()),
         "flowRevision": row.flow_revision,
         "disabled": disabled,
         "nextExecutionDate": if disabled { Value::Null } else { format(row.next_fire_at) },
