@@ -6,7 +6,7 @@ use std::sync::Arc;
 use baton_core::execution::{Execution, State};
 use baton_core::inputs::RawInput;
 use baton_core::schedule::CronSchedule;
-use baton_executor::executor::{NewExecution, StepMessage, prepare_execution};
+use baton_executor::executor::{NewExecution, StepMessage, prepare_execution, write_document};
 use baton_store::{Backfill, FireRecord, NewMessage, TriggerKey, TriggerState, TriggerTx};
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -234,8 +234,7 @@ impl Prepared {
             change.at = change.at.max(at);
         }
         self.execution.ended_at = self.execution.ended_at.map(|ended| ended.max(at));
-        self.row.ended_at = self.execution.ended_at;
-        self.row.document = serde_json::to_value(&self.execution).unwrap_or_default();
+        let _ = write_document(&mut self.row, &self.execution);
     }
 }
 
@@ -316,14 +315,8 @@ fn failed(
     execution.labels = labels;
     execution.error = Some(format!("trigger {}: {reason}", key.trigger_id));
     execution.set_state(State::Failed, row.created_at);
-    row.state = execution.state;
-    row.ended_at = execution.ended_at;
-    row.labels = execution
-        .labels
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    row.document = serde_json::to_value(&execution).unwrap_or_default();
+    // A document that does not serialize cannot happen for one built here.
+    let _ = write_document(&mut row, &execution);
     Prepared {
         date,
         row,

@@ -144,7 +144,7 @@ pub async fn run(
 }
 
 /// Copies the execution into its store row: the document, and the columns the store indexes.
-fn write_document(
+pub fn write_document(
     row: &mut baton_store::Execution,
     execution: &baton_core::execution::Execution,
 ) -> Result<(), Error> {
