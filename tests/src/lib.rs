@@ -74,8 +74,16 @@ impl TestClusterBuilder {
     pub async fn start(self) -> anyhow::Result<TestCluster> {
         let dir = std::env::temp_dir().join(format!("baton-cluster-{}", uuid::Uuid::now_v7()));
         std::fs::create_dir_all(&dir)?;
+        let mut database_url = None;
         let store: Arc<dyn Store> = if self.postgres {
-            Arc::new(baton_store::testing::pg_store().await)
+            // By URL, so `baton` processes a test starts can share the database.
+            let url = baton_store::testing::PgServer::get()
+                .fresh_database_url()
+                .await;
+            let store = baton_store::PgStore::connect(baton_store::PgStoreOptions::from_url(&url)?);
+            store.migrate().await?;
+            database_url = Some(url);
+            Arc::new(store)
         } else {
             let store = SqliteStore::connect(SqliteStoreOptions::new(dir.join("baton.db"))).await?;
             store.migrate().await?;
@@ -93,6 +101,7 @@ impl TestClusterBuilder {
         let cluster = TestCluster {
             store,
             storage,
+            database_url,
             executor: first.executor.clone(),
             hub: first.hub.clone(),
             url: first.url.clone(),
@@ -157,6 +166,8 @@ pub struct TestCluster {
     pub store: Arc<dyn Store>,
     /// Internal storage (a directory under `dir`), shared by every worker of the cluster.
     pub storage: baton_storage::Storage,
+    /// The Postgres database's URL, for `baton` processes; `None` on SQLite.
+    pub database_url: Option<String>,
     /// The first node's executor and hub.
     pub executor: Arc<ExecutorState>,
     pub hub: WorkerHub,
@@ -232,6 +243,17 @@ impl TestCluster {
         flow_id: &str,
         inputs: &[(&str, &str)],
     ) -> anyhow::Result<String> {
+        self.execute_on(0, namespace, flow_id, inputs).await
+    }
+
+    /// [`TestCluster::execute`] through the executor of node `node` (modulo the node count).
+    pub async fn execute_on(
+        &self,
+        node: usize,
+        namespace: &str,
+        flow_id: &str,
+        inputs: &[(&str, &str)],
+    ) -> anyhow::Result<String> {
         let request = NewExecution {
             namespace: namespace.into(),
             flow_id: flow_id.into(),
@@ -241,7 +263,8 @@ impl TestCluster {
                 .collect(),
             ..NewExecution::default()
         };
-        Ok(create_execution(&self.executor, request).await?.id)
+        let executor = &self.nodes[node % self.nodes.len()].executor;
+        Ok(create_execution(executor, request).await?.id)
     }
 
     /// Like [`execute`](Self::execute), with the `trigger` variables a trigger would set (a

@@ -1,9 +1,12 @@
 //! The roles as separate processes on one Postgres, as a deployment runs them: a webserver,
 //! two executors, a worker per executor. One executor is killed with SIGKILL mid-run; the other
-//! finishes every execution.
+//! finishes every execution. A `limit: 1` flow keeps its limit, and frees its slots, while
+//! executors die and restart.
 
 use std::time::Duration;
 
+use baton_core::execution::State;
+use baton_store::ConcurrencyStore;
 use baton_tests::TOKEN;
 use baton_tests::process::BatonProcess;
 use serde_json::Value;
@@ -61,6 +64,22 @@ fn worker(executor: &BatonProcess) -> anyhow::Result<BatonProcess> {
     )
 }
 
+/// Deploys `source` through the webserver at `api`.
+async fn deploy(http: &reqwest::Client, api: &str, source: &str) -> anyhow::Result<()> {
+    let deployed = http
+        .post(format!("{api}/flows"))
+        .header("content-type", "application/x-yaml")
+        .body(source.to_owned())
+        .send()
+        .await?;
+    anyhow::ensure!(
+        deployed.status().is_success(),
+        "deploy: {}",
+        deployed.text().await?
+    );
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sigkilled_executor_leaves_its_executions_to_the_other() -> anyhow::Result<()> {
     let database_url = baton_store::testing::PgServer::get()
@@ -73,17 +92,7 @@ async fn a_sigkilled_executor_leaves_its_executions_to_the_other() -> anyhow::Re
     let api = format!("{}/api/v1", web.url.clone().expect("webserver url"));
     let http = reqwest::Client::new();
 
-    let deployed = http
-        .post(format!("{api}/flows"))
-        .header("content-type", "application/x-yaml")
-        .body(FLOW)
-        .send()
-        .await?;
-    anyhow::ensure!(
-        deployed.status().is_success(),
-        "deploy: {}",
-        deployed.text().await?
-    );
+    deploy(&http, &api, FLOW).await?;
     let mut ids = Vec::new();
     for n in 0..12 {
         let created: Value = http
@@ -128,5 +137,131 @@ async fn a_sigkilled_executor_leaves_its_executions_to_the_other() -> anyhow::Re
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+    Ok(())
+}
+
+const LIMITED: &str = r#"
+id: limited
+namespace: tests.processes
+concurrency:
+  limit: 1
+tasks:
+  - id: work
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    commands:
+      - sleep 0.3
+"#;
+
+/// The limited flow's executions, read from the executions table.
+async fn limited_executions(
+    store: &dyn baton_store::Store,
+) -> anyhow::Result<Vec<baton_core::execution::Execution>> {
+    let filter = baton_store::ExecutionFilter {
+        namespace: Some("tests.processes".into()),
+        flow_id: Some("limited".into()),
+        ..baton_store::ExecutionFilter::default()
+    };
+    let page = store.list_executions(&filter, None, 100).await?;
+    anyhow::ensure!(page.next.is_none(), "more executions than expected");
+    page.items
+        .into_iter()
+        .map(|row| Ok(serde_json::from_value(row.document)?))
+        .collect()
+}
+
+/// A `limit: 1` flow while executors die and come back: one executor is SIGKILLed mid-burst,
+/// then the other, and a fresh one is started (a restart). Every execution still succeeds,
+/// never two ran at once, and no slot is left behind: slots live in the transactions that
+/// change execution states, so a dead executor cannot take one with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_concurrency_limit_holds_and_frees_its_slots_when_executors_die_and_restart()
+-> anyhow::Result<()> {
+    let database_url = baton_store::testing::PgServer::get()
+        .fresh_database_url()
+        .await;
+    let store =
+        baton_store::PgStore::connect(baton_store::PgStoreOptions::from_url(&database_url)?);
+    let web = server("webserver", &database_url)?;
+    let mut first = server("executor", &database_url)?;
+    let mut second = server("executor", &database_url)?;
+    let mut workers = vec![worker(&first)?, worker(&second)?];
+    let api = format!("{}/api/v1", web.url.clone().expect("webserver url"));
+    let http = reqwest::Client::new();
+    deploy(&http, &api, LIMITED).await?;
+    const COUNT: usize = 10;
+    for _ in 0..COUNT {
+        let created = http
+            .post(format!("{api}/executions/tests.processes/limited"))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            created.status().is_success(),
+            "create: {}",
+            created.text().await?
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    first.kill_hard()?;
+    // The survivor and a restarted executor (with a worker of its own) share the rest.
+    let restarted = server("executor", &database_url)?;
+    workers.push(worker(&restarted)?);
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    second.kill_hard()?;
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    let all = loop {
+        let all = limited_executions(&store).await?;
+        if all.len() == COUNT && all.iter().all(|e| e.state.is_terminal()) {
+            break all;
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "{} of {COUNT} ended after 90 s",
+            all.iter().filter(|e| e.state.is_terminal()).count()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    for execution in &all {
+        assert_eq!(
+            execution.state,
+            State::Success,
+            "{}: {:?}",
+            execution.id,
+            execution.error
+        );
+    }
+    // Running intervals (first RUNNING to the end) of a limit-1 flow never overlap.
+    let mut intervals: Vec<_> = all
+        .iter()
+        .map(|e| {
+            let started = e
+                .history
+                .iter()
+                .find(|change| change.state == State::Running)
+                .map(|change| change.at);
+            (started.expect("it ran"), e.ended_at.expect("it ended"))
+        })
+        .collect();
+    intervals.sort();
+    for pair in intervals.windows(2) {
+        assert!(
+            pair[1].0 >= pair[0].1,
+            "two ran at once: {:?} and {:?}",
+            pair[0],
+            pair[1]
+        );
+    }
+    let queued = all
+        .iter()
+        .filter(|e| e.history.iter().any(|c| c.state == State::Queued))
+        .count();
+    assert!(queued > 0, "the burst waited for the slot");
+    let left = store
+        .concurrency_slots("tests.processes", "limited")
+        .await?;
+    assert!(left.is_empty(), "slots left behind: {left:?}");
+    drop(restarted);
     Ok(())
 }

@@ -36,6 +36,12 @@ enum Command {
     /// Run and watch executions on a server.
     #[command(subcommand)]
     Execution(commands::execution::ExecutionCommand),
+    /// List, enable, disable and run Schedule triggers on a server.
+    #[command(subcommand)]
+    Trigger(commands::trigger::TriggerCommand),
+    /// Backfill a trigger's past dates on a server, and follow, pause, resume or cancel it.
+    #[command(subcommand)]
+    Backfill(commands::trigger::BackfillCommand),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +51,8 @@ fn main() -> ExitCode {
         Command::Server(command) => commands::server::run(command),
         Command::Migrate(args) => commands::server::migrate(args),
         Command::Execution(command) => Ok(commands::execution::run(command, &cli.server)),
+        Command::Trigger(command) => Ok(commands::trigger::run_trigger(command, &cli.server)),
+        Command::Backfill(command) => Ok(commands::trigger::run_backfill(command, &cli.server)),
     };
     match result {
         Ok(code) => code,

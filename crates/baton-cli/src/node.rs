@@ -52,6 +52,8 @@ pub struct NodeOptions {
     pub listen: SocketAddr,
     pub executor: bool,
     pub webserver: bool,
+    /// Fire Schedule triggers and backfills (any number of schedulers may share a store).
+    pub scheduler: bool,
     /// In-process workers' slots; 0 runs no worker in this process.
     pub worker_slots: u32,
     /// The token workers present to the hub.
@@ -176,6 +178,18 @@ pub async fn run(
             }
         });
     }
+    if options.scheduler {
+        let scheduler = baton_scheduler::Scheduler::new(
+            executor.clone(),
+            Arc::new(baton_scheduler::SystemClock::default()),
+            baton_scheduler::SchedulerOptions::default(),
+        );
+        tokio::spawn(async move {
+            if let Err(error) = scheduler.run(std::future::pending()).await {
+                tracing::error!(%error, "the scheduler stopped");
+            }
+        });
+    }
     router = route_grpc_tools(router, &serving).await?;
     // On shutdown, in-process workers drain first (they report over the still-open port), then
     // the server stops.
@@ -201,7 +215,7 @@ pub async fn run(
             }
         }));
     }
-    tracing::info!(%address, executor = options.executor, webserver = options.webserver, "baton is up");
+    tracing::info!(%address, executor = options.executor, webserver = options.webserver, scheduler = options.scheduler, "baton is up");
     eprintln!("baton is listening on http://{address}");
     baton_webserver::serve(listener, router, async move {
         shutdown.await;

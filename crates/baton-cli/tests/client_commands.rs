@@ -427,6 +427,110 @@ fn client_commands_without_a_server_exit_2_with_a_hint() {
     );
 }
 
+const MONTHLY: &str = r#"
+id: monthly
+namespace: tests.cli
+inputs:
+  - id: taxi
+    type: STRING
+tasks:
+  - id: extract
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ inputs.taxi }} {{ trigger.date }}"
+triggers:
+  - id: green
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 9 1 * *"
+    timezone: Europe/Paris
+    inputs:
+      taxi: green
+"#;
+
+#[test]
+fn triggers_are_listed_toggled_run_and_backfilled_with_progress() {
+    let server = Server::start("triggers");
+    deploy(&server, &server.file("monthly.yaml", MONTHLY));
+    // The scheduler of `server local` creates the trigger's row from the flow.
+    let deadline = Instant::now() + COMMAND_TIMEOUT;
+    let listed = loop {
+        let ran = run(server
+            .baton()
+            .args(["trigger", "list", "--namespace", "tests.cli"]));
+        assert_eq!(ran.code, Some(0), "{ran:?}");
+        if ran.stdout.contains("tests.cli.monthly.green") {
+            break ran;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the trigger never showed: {ran:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let lines: Vec<&str> = listed.stdout.lines().collect();
+    assert!(lines[0].starts_with("TRIGGER"), "{listed:?}");
+    assert!(lines[1].contains("0 9 1 * * Europe/Paris"), "{listed:?}");
+    assert!(
+        lines[1].contains("-01T09:00:00+0"),
+        "the next date: {listed:?}"
+    );
+
+    let name = ["tests.cli", "monthly", "green"];
+    let ran = run(server.baton().args(["trigger", "disable"]).args(name));
+    assert_eq!(ran.stdout, "tests.cli.monthly.green disabled\n", "{ran:?}");
+    let ran = run(server.baton().args(["trigger", "list"]));
+    assert!(
+        ran.stdout.lines().nth(1).unwrap().contains("disabled"),
+        "{ran:?}"
+    );
+    let ran = run(server.baton().args(["trigger", "enable"]).args(name));
+    assert!(
+        ran.stdout
+            .starts_with("tests.cli.monthly.green enabled; next 20"),
+        "{ran:?}"
+    );
+    let ran = run(server.baton().args(["trigger", "run"]).args(name));
+    assert_eq!(ran.code, Some(0), "{ran:?}");
+    assert_eq!(ran.stdout.trim().len(), 36, "an execution id: {ran:?}");
+
+    let ran = run(server.baton().args(["backfill", "start"]).args(name).args([
+        "--start",
+        "2021-01-01",
+        "--end",
+        "2021-03-31",
+        "--label",
+        "batch=cli",
+    ]));
+    assert_eq!(ran.code, Some(0), "{ran:?}");
+    let mut lines = ran.stdout.lines();
+    let first = lines.next().unwrap_or_default();
+    assert!(
+        first.ends_with(": 3 date(s) from 2021-01-01T00:00:00+01:00 to 2021-03-31T23:59:59+02:00"),
+        "{ran:?}"
+    );
+    let last = lines.last().unwrap_or_default();
+    assert!(
+        last.starts_with(&format!("[{}] 3/3 created, 3 ended  DONE", "#".repeat(30))),
+        "{ran:?}"
+    );
+    let ran = run(server.baton().args(["backfill", "status"]).args(name));
+    assert!(ran.stdout.contains("3/3 created, 3 ended  DONE"), "{ran:?}");
+    let ran = run(server.baton().args(["backfill", "pause"]).args(name));
+    assert_eq!(ran.code, Some(1), "{ran:?}");
+    assert!(
+        ran.stderr.contains("no running or paused backfill"),
+        "{ran:?}"
+    );
+    let ran = run(server
+        .baton()
+        .args(["backfill", "start"])
+        .args(name)
+        .args(["--start", "sometime"]));
+    assert_eq!(ran.code, Some(1), "{ran:?}");
+    assert!(
+        ran.stderr.contains("cannot read 'sometime' as a date"),
+        "{ran:?}"
+    );
+}
 #[test]
 fn execution_run_wait_exits_0_only_on_success_and_3_on_warning() {
     let server = Server::start("warning");

@@ -6,6 +6,13 @@ use croner::parser::{CronParser, Seconds, Year};
 
 /// Parses a schedule's cron expression.
 pub fn parse(expression: &str, with_seconds: bool) -> Result<Cron, String> {
+    // Kestra (cron-utils) knows `@midnight`; croner does not, and it means `@daily`.
+    let nickname = expression.trim();
+    let expression = if nickname.eq_ignore_ascii_case("@midnight") {
+        "@daily"
+    } else {
+        expression
+    };
     let seconds = if with_seconds {
         Seconds::Required
     } else {
@@ -47,6 +54,10 @@ mod tests {
             "@daily",
             "@hourly",
             "@monthly",
+            "@weekly",
+            "@yearly",
+            "@annually",
+            "@midnight",
             "0 9 L * *",
             "0 9 * * 1#2",
             "0 9 15W * *",

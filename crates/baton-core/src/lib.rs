@@ -5,6 +5,8 @@
 //! - [`template`] renders `{{ }}` templates in Kestra's Pebble dialect.
 //! - [`inputs`] types, validates and coerces flow inputs.
 //! - [`topology`] is the task graph that the UI and CLI draw.
+//! - [`schedule`] computes the fire dates of Schedule triggers in their time zone.
+//! - [`triggers`] decides whether Flow and Webhook triggers fire, and with what.
 //!
 //! Invariant: this crate does no IO. Anything that needs the outside world (secrets, the KV
 //! store, files) reaches it through a trait that the caller implements.
@@ -17,6 +19,8 @@ pub mod execution;
 pub mod flow;
 pub mod inputs;
 pub mod parse;
+pub mod schedule;
 pub mod template;
 pub mod topology;
+pub mod triggers;
 pub mod yaml;

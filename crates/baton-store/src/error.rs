@@ -14,6 +14,23 @@ pub enum Error {
     /// Optimistic concurrency: the execution was updated by someone else since it was read.
     #[error("execution {id} was changed concurrently (expected version {expected})")]
     Conflict { id: Uuid, expected: i64 },
+    /// No Schedule trigger row has this key (`namespace.flow.trigger`).
+    #[error("trigger {0} not found")]
+    TriggerNotFound(String),
+    /// The date fired already: its execution exists.
+    #[error("trigger {trigger} fired for {date} already")]
+    DuplicateFire {
+        trigger: String,
+        date: chrono::DateTime<chrono::Utc>,
+    },
+    #[error("backfill {0} not found")]
+    BackfillNotFound(Uuid),
+    /// A trigger has at most one running or paused backfill.
+    #[error("trigger {0} has a backfill running or paused already")]
+    BackfillActive(String),
+    /// The backfill is not in a state the change applies to.
+    #[error("backfill {id} is {state}")]
+    BackfillState { id: Uuid, state: &'static str },
     /// A row holds a value this version of Baton cannot read (an unknown state, a bad id).
     #[error("invalid {what} in the database: {value}")]
     InvalidData { what: &'static str, value: String },

@@ -25,10 +25,12 @@
 //! The `version` check still applies inside the transaction, so a caller that read the execution
 //! outside the lock cannot overwrite a newer one.
 
+mod concurrency;
 mod error;
 mod model;
 mod postgres;
 mod sqlite;
+mod triggers;
 mod wakeup;
 
 use std::time::Duration;
@@ -41,16 +43,30 @@ use uuid::Uuid;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use concurrency::{ConcurrencySlot, SlotDecision, SlotRequest, SlotState};
 pub use error::{Error, Result};
 pub use model::*;
 pub use postgres::{PgStore, PgStoreOptions};
 pub use sqlite::{SqliteStore, SqliteStoreOptions};
+pub use triggers::*;
 pub use wakeup::Wakeup;
 
 /// Everything the roles need from storage.
-pub trait Store: FlowStore + ExecutionStore + QueueStore + LogStore + KvStore {}
+pub trait Store:
+    FlowStore + ExecutionStore + QueueStore + LogStore + KvStore + TriggerStore + ConcurrencyStore
+{
+}
 
-impl<T: FlowStore + ExecutionStore + QueueStore + LogStore + KvStore> Store for T {}
+impl<T> Store for T where
+    T: FlowStore
+        + ExecutionStore
+        + QueueStore
+        + LogStore
+        + KvStore
+        + TriggerStore
+        + ConcurrencyStore
+{
+}
 
 /// Flows and their revisions.
 #[async_trait]
@@ -82,6 +98,10 @@ pub trait FlowStore: Send + Sync {
 
     /// Soft delete: adds a tombstone revision; history stays.
     async fn delete_flow(&self, namespace: &str, id: &str) -> Result<FlowRecord>;
+
+    /// A number that grows whenever any flow is deployed, disabled or deleted (a database
+    /// trigger keeps it), so a cache of parsed flows knows it is stale with one cheap read.
+    async fn flows_generation(&self) -> Result<i64>;
 }
 
 /// Executions.
@@ -164,7 +184,47 @@ pub trait ExecutionTx: Send {
     /// Deletes consumed messages; returns how many existed.
     async fn ack(&mut self, ids: &[i64]) -> Result<u64>;
 
+    /// Takes (or queues for) a concurrency slot of the execution's flow, deciding under the
+    /// flow's lock; see the `concurrency` module for the design.
+    async fn acquire_slot(&mut self, request: &SlotRequest<'_>) -> Result<SlotDecision>;
+
+    /// Gives up the execution's slot, held or queued, and hands every slot now free to the
+    /// oldest queued executions of the flow. Returns those it promoted, oldest first: they
+    /// hold their slot now, and the caller must wake them (enqueue a step) in this transaction.
+    async fn release_slot(
+        &mut self,
+        namespace: &str,
+        flow_id: &str,
+        execution_id: Uuid,
+    ) -> Result<Vec<Uuid>>;
+
+    /// [`FlowStore::flows_generation`], read inside this transaction.
+    async fn flows_generation(&mut self) -> Result<i64>;
+
+    /// Reads the state kept for a trigger (a Flow trigger's preconditions window) and holds it
+    /// until the transaction ends, so triggers recorded from several executors take turns.
+    /// `None` when nothing is kept.
+    async fn lock_trigger_window(&mut self, trigger: &TriggerKey) -> Result<Option<Value>>;
+
+    /// Replaces the state read with [`ExecutionTx::lock_trigger_window`] (`None` clears it).
+    async fn save_trigger_window(
+        &mut self,
+        trigger: &TriggerKey,
+        state: Option<&Value>,
+    ) -> Result<()>;
+
     async fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// Reading flow concurrency slots; the executor writes them through [`ExecutionTx`].
+#[async_trait]
+pub trait ConcurrencyStore: Send + Sync {
+    /// The flow's slot rows: the running ones, then the queue in order.
+    async fn concurrency_slots(
+        &self,
+        namespace: &str,
+        flow_id: &str,
+    ) -> Result<Vec<ConcurrencySlot>>;
 }
 
 /// The durable work queue: at-least-once delivery, rows deleted when consumed.

@@ -100,10 +100,13 @@ impl From<baton_store::Error> for ApiError {
     fn from(error: baton_store::Error) -> Self {
         use baton_store::Error;
         match error {
-            Error::FlowNotFound { .. } | Error::ExecutionNotFound(_) => {
-                Self::NotFound(error.to_string())
+            Error::FlowNotFound { .. }
+            | Error::ExecutionNotFound(_)
+            | Error::TriggerNotFound(_)
+            | Error::BackfillNotFound(_) => Self::NotFound(error.to_string()),
+            Error::Conflict { .. } | Error::BackfillActive(_) | Error::BackfillState { .. } => {
+                Self::Conflict(error.to_string())
             }
-            Error::Conflict { .. } => Self::Conflict(error.to_string()),
             other => {
                 tracing::error!(error = ?other, "store call failed");
                 Self::Internal(other.to_string())
@@ -119,11 +122,27 @@ impl From<baton_executor::executor::Error> for ApiError {
             Error::Store(store) => store.into(),
             Error::Inputs(message) => Self::Unprocessable(message),
             Error::NotApplicable(message) => Self::Conflict(message),
+            Error::WebhookNotFound => Self::NotFound(error.to_string()),
             // A stored revision that this version of Baton no longer reads: the user fixes it
             // by deploying the flow again, so it is their flow's problem, not a server fault.
             Error::InvalidFlow { .. } => Self::Unprocessable(error.to_string()),
             other => {
                 tracing::error!(error = ?other, "executor call failed");
+                Self::Internal(other.to_string())
+            }
+        }
+    }
+}
+
+impl From<baton_scheduler::Error> for ApiError {
+    fn from(error: baton_scheduler::Error) -> Self {
+        use baton_scheduler::Error;
+        match error {
+            Error::Store(store) => store.into(),
+            Error::Executor(executor) => executor.into(),
+            Error::Invalid(message) => Self::Unprocessable(message),
+            other => {
+                tracing::error!(error = ?other, "scheduler call failed");
                 Self::Internal(other.to_string())
             }
         }

@@ -31,7 +31,9 @@ mod follow;
 pub mod grpc;
 mod logs;
 mod query;
+mod triggers;
 mod ui;
+mod webhooks;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -130,7 +132,9 @@ pub fn router(state: ApiState) -> Router {
         .merge(flows::routes())
         .merge(executions::routes())
         .merge(files::routes())
-        .merge(logs::routes());
+        .merge(logs::routes())
+        .merge(triggers::routes())
+        .merge(webhooks::routes());
     let basic_auth = state.options.basic_auth.clone();
     let router = Router::new()
         .nest("/api/v1/main", api.clone())

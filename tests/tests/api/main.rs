@@ -9,3 +9,5 @@ mod flows;
 mod measurements;
 mod streams;
 mod support;
+mod triggers;
+mod webhooks;

@@ -16,8 +16,8 @@ use baton_tests::process::BatonProcess;
 use thirtyfour::components::SelectElement;
 use thirtyfour::prelude::*;
 
-const USER: &str = "admin@kestra.io";
-const PASSWORD: &str = "Admin1234!";
+pub(crate) const USER: &str = "admin@kestra.io";
+pub(crate) const PASSWORD: &str = "Admin1234!";
 /// How long a page may take to show what a test waits for.
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -67,16 +67,16 @@ impl Drop for ChromeDriver {
 }
 
 /// A Baton server, a browser on it, and the folder the test works in.
-struct Session {
-    driver: WebDriver,
-    base: String,
+pub(crate) struct Session {
+    pub(crate) driver: WebDriver,
+    pub(crate) base: String,
     dir: PathBuf,
     _server: BatonProcess,
     _chromedriver: ChromeDriver,
 }
 
 impl Session {
-    async fn start(width: u32, height: u32) -> anyhow::Result<Self> {
+    pub(crate) async fn start(width: u32, height: u32) -> anyhow::Result<Self> {
         let dir = std::env::temp_dir().join(format!("baton-ui-{}", uuid::Uuid::now_v7()));
         std::fs::create_dir_all(dir.join("flows"))?;
         let data = dir.join(".baton");
@@ -126,7 +126,7 @@ impl Session {
         })
     }
 
-    async fn open(&self, path: &str) -> anyhow::Result<()> {
+    pub(crate) async fn open(&self, path: &str) -> anyhow::Result<()> {
         self.driver.goto(format!("{}{path}", self.base)).await?;
         Ok(())
     }
@@ -134,7 +134,7 @@ impl Session {
     /// Logs in through the form with the keyboard only (the user name field has the focus,
     /// Tab moves to the password, Enter submits), then checks that Tab from the top of a page
     /// reaches the skip link first.
-    async fn log_in(&self) -> anyhow::Result<()> {
+    pub(crate) async fn log_in(&self) -> anyhow::Result<()> {
         self.open("/ui/flows").await?;
         self.wait_for_css("#username").await?;
         assert!(
@@ -165,7 +165,7 @@ impl Session {
     }
 
     /// Polls for an element matching `css` that `accept`s it.
-    async fn wait_until(
+    pub(crate) async fn wait_until(
         &self,
         css: &str,
         what: &str,
@@ -186,11 +186,11 @@ impl Session {
         }
     }
 
-    async fn wait_for_css(&self, css: &str) -> anyhow::Result<WebElement> {
+    pub(crate) async fn wait_for_css(&self, css: &str) -> anyhow::Result<WebElement> {
         self.wait_until(css, "to appear", async |_| Ok(true)).await
     }
 
-    async fn wait_for_text(&self, css: &str, text: &str) -> anyhow::Result<WebElement> {
+    pub(crate) async fn wait_for_text(&self, css: &str, text: &str) -> anyhow::Result<WebElement> {
         self.wait_until(css, &format!("to read {text:?}"), async |e| {
             Ok(e.text().await? == text)
         })
@@ -199,7 +199,7 @@ impl Session {
 
     /// The execution's state as its page shows it. Read in one script call: the live part is
     /// replaced while the execution runs, so a found element may be gone a moment later.
-    async fn state(&self) -> anyhow::Result<String> {
+    pub(crate) async fn state(&self) -> anyhow::Result<String> {
         let state = self
             .driver
             .execute(
@@ -211,7 +211,7 @@ impl Session {
     }
 
     /// Pastes `source` into the flow editor (replacing what is there) and saves.
-    async fn save_source(&self, source: &str) -> anyhow::Result<()> {
+    pub(crate) async fn save_source(&self, source: &str) -> anyhow::Result<()> {
         let editor = self.wait_for_css("textarea#source").await?;
         editor.clear().await?;
         // Typed as a paste would leave it: the editor must not re-indent anything.
@@ -229,7 +229,7 @@ impl Session {
         Ok(())
     }
 
-    async fn screenshot(&self, name: &str) -> anyhow::Result<()> {
+    pub(crate) async fn screenshot(&self, name: &str) -> anyhow::Result<()> {
         let dir = if std::env::var_os("UPDATE_SCREENSHOTS").is_some() {
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/images")
         } else {
@@ -242,7 +242,7 @@ impl Session {
         Ok(())
     }
 
-    async fn quit(self) -> anyhow::Result<()> {
+    pub(crate) async fn quit(self) -> anyhow::Result<()> {
         self.driver.quit().await?;
         let _ = std::fs::remove_dir_all(&self.dir);
         Ok(())

@@ -1,6 +1,7 @@
 //! The web UI: its pages over HTTP against a test cluster (`pages`), and in a real headless
 //! Chromium against a real `baton server local` process (`browser`).
 
+mod backfill;
 mod browser;
 mod pages;
 mod support;

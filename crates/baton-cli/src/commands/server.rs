@@ -21,6 +21,9 @@ pub enum ServerCommand {
     Executor(ServerArgs),
     /// The REST API, on Postgres.
     Webserver(ServerArgs),
+    /// Fires Schedule triggers and backfills, on Postgres. Run as many as you like: each fire
+    /// date still creates one execution.
+    Scheduler(ServerArgs),
     /// Run a worker: connect to an executor and run the task runs it pushes.
     Worker(WorkerArgs),
 }
@@ -251,10 +254,12 @@ pub fn run(command: ServerCommand) -> anyhow::Result<ExitCode> {
         }
         ServerCommand::Standalone(args)
         | ServerCommand::Executor(args)
+        | ServerCommand::Scheduler(args)
         | ServerCommand::Webserver(args) => {
             let role = match command {
                 ServerCommand::Standalone(_) => Role::Standalone,
                 ServerCommand::Executor(_) => Role::Executor,
+                ServerCommand::Scheduler(_) => Role::Scheduler,
                 _ => Role::Webserver,
             };
             let mut flags = Flags::new(&args.config);
@@ -334,11 +339,13 @@ fn node_options(
         listen: config.server.listen,
         executor: matches!(role, Role::Local | Role::Standalone | Role::Executor),
         webserver: matches!(role, Role::Local | Role::Standalone | Role::Webserver),
+        scheduler: matches!(role, Role::Local | Role::Standalone | Role::Scheduler),
         worker_slots: if in_process_worker { config.slots() } else { 0 },
         token,
         work_dir: config.server.data_dir.join("work"),
-        // The executor alone stores no files; the API and workers do.
-        storage: (role != Role::Executor).then(|| config.storage_location()),
+        // The executor and the scheduler store no files; the API and workers do.
+        storage: (!matches!(role, Role::Executor | Role::Scheduler))
+            .then(|| config.storage_location()),
         flows_dir: config.server.flows_dir.clone().filter(|dir| dir.is_dir()),
         secrets,
         basic_auth: config

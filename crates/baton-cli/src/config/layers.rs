@@ -186,7 +186,10 @@ impl Config {
                 named(key)
             )))
         };
-        let needs_database = matches!(role, Role::Standalone | Role::Executor | Role::Webserver);
+        let needs_database = matches!(
+            role,
+            Role::Standalone | Role::Executor | Role::Scheduler | Role::Webserver
+        );
         if needs_database && self.database.url.as_deref().is_none_or(str::is_empty) {
             return missing(
                 "database.url",

@@ -29,6 +29,7 @@ pub enum Role {
     Local,
     Standalone,
     Executor,
+    Scheduler,
     Webserver,
     Worker,
 }
@@ -39,6 +40,7 @@ impl Role {
             Self::Local => "local",
             Self::Standalone => "standalone",
             Self::Executor => "executor",
+            Self::Scheduler => "scheduler",
             Self::Webserver => "webserver",
             Self::Worker => "worker",
         }

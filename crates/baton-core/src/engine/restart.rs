@@ -15,11 +15,12 @@ fn is_handler(run: &TaskRun) -> bool {
 impl Engine<'_, '_> {
     /// Failed, killed and cancelled task runs get a fresh attempt (runnable) or go back to
     /// running (flowable); what succeeded stays as it was; handler runs are dropped so they run
-    /// again only if needed.
+    /// again only if needed. A QUEUED execution is a restart that waited for a concurrency
+    /// slot (the executor queued it instead of restarting it) and restarts the same way.
     pub(super) fn restart(&mut self, execution: &mut Execution) {
         if !matches!(
             execution.state,
-            State::Failed | State::Killed | State::Cancelled
+            State::Failed | State::Killed | State::Cancelled | State::Queued
         ) {
             return;
         }

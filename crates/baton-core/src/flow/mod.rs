@@ -2,6 +2,7 @@
 //!
 //! Built by [`crate::parse`]; nothing here does IO.
 
+pub mod condition;
 pub mod kinds;
 pub mod property;
 pub mod props;

@@ -26,7 +26,8 @@ pub struct TriggerCommon {
     pub description: Option<String>,
     #[serde(default)]
     pub disabled: bool,
-    /// Conditions are kept as written; the scheduling work evaluates them.
+    /// Conditions as written: Flow and Webhook triggers evaluate them; Schedule triggers refuse
+    /// them when the flow is read (not supported yet).
     #[serde(default)]
     pub conditions: Vec<Json>,
     /// Disable the trigger once an execution it started ends in one of these states.
@@ -80,7 +81,7 @@ pub struct FlowTriggerProps {
     pub inputs: IndexMap<String, Json>,
     /// The parent execution states that fire the trigger; every terminal state when absent.
     pub states: Option<Vec<String>>,
-    pub preconditions: Option<Json>,
+    pub preconditions: Option<super::condition::Preconditions>,
     pub labels: Option<Json>,
 }
 

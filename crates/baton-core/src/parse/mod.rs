@@ -13,6 +13,7 @@ mod task;
 mod templates;
 #[cfg(test)]
 mod tests;
+mod trigger_checks;
 
 use std::cell::RefCell;
 

@@ -21,7 +21,7 @@ pub struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    fn error(&self, node: &Node, message: impl Into<String>) {
+    pub(super) fn error(&self, node: &Node, message: impl Into<String>) {
         self.problems
             .borrow_mut()
             .push(Diagnostic::error(node.position(), message));
@@ -135,6 +135,9 @@ impl<'a> Reader<'a> {
         parts.report_unknown(&plugin.injected, "trigger");
         if let Some(TriggerProps::Schedule(schedule)) = &props {
             self.check_schedule(merged, schedule);
+        }
+        if let Some(props) = &props {
+            self.check_event_trigger(merged, props);
         }
         Some(Trigger {
             id: plugin.id?,

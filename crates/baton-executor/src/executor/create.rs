@@ -2,13 +2,13 @@
 //! the execution row and its first step message in one transaction.
 
 use baton_core::execution::{ContextExtras, Execution, task_context};
-use baton_core::flow::Flow;
 use baton_core::inputs::{RawInput, resolve};
 use baton_core::template::is_template;
-use baton_store::{FlowRecord, Store};
+use baton_store::Store;
 use indexmap::IndexMap;
 use uuid::Uuid;
 
+use super::flows::FlowRevision;
 use super::messages::StepMessage;
 use super::{Error, ExecutorState};
 
@@ -28,7 +28,7 @@ pub async fn create_execution(
     state: &ExecutorState,
     request: NewExecution,
 ) -> Result<Execution, Error> {
-    create_execution_with_id(state, uuid::Uuid::now_v7(), request).await
+    create_execution_with_id(state, Uuid::now_v7(), request).await
 }
 
 /// [`create_execution`] under an id the caller chose (a UUIDv7, so ids keep sorting by
@@ -36,9 +36,26 @@ pub async fn create_execution(
 /// execution exists.
 pub async fn create_execution_with_id(
     state: &ExecutorState,
-    id: uuid::Uuid,
+    id: Uuid,
     request: NewExecution,
 ) -> Result<Execution, Error> {
+    let (row, execution) = prepare_execution(state, id, request).await?;
+    state
+        .store
+        .create_execution(&row, &StepMessage::message(&execution.id, Vec::new()))
+        .await?;
+    Ok(execution)
+}
+
+/// Builds what [`create_execution`] stores — the store row and the execution document, inputs
+/// resolved — without storing it, for callers that insert it in a transaction of their own
+/// (the scheduler, with the trigger's state). Its first message is
+/// `StepMessage::message(&execution.id, Vec::new())`.
+pub async fn prepare_execution(
+    state: &ExecutorState,
+    id: Uuid,
+    request: NewExecution,
+) -> Result<(baton_store::Execution, Execution), Error> {
     let store: &dyn Store = state.store.as_ref();
     let record = store
         .get_flow(&request.namespace, &request.flow_id, request.revision)
@@ -53,52 +70,24 @@ pub async fn create_execution_with_id(
             record.namespace, record.id
         )));
     }
-    let (mut row, mut execution) = build_execution(
-        state,
-        &flow.flow,
-        &record,
-        id,
-        &request.inputs,
-        request.trigger,
-    )?;
-    execution.labels.extend(request.labels);
-    super::write_document(&mut row, &execution)?;
-    store
-        .create_execution(&row, &StepMessage::message(&execution.id, Vec::new()))
-        .await?;
-    Ok(execution)
+    build_execution(state, &flow, id, request)
 }
 
-/// A new CREATED execution of `flow` with id `id`: its row and its document, inputs resolved
-/// (a refused input is [`Error::Inputs`]) and the flow's labels set. Nothing is written; the
-/// caller adds what it knows and writes the document into the row.
+/// The new execution `id` of `flow` (a parsed revision the caller read), inputs resolved (a
+/// refused input is [`Error::Inputs`]), as the store row and the engine's document; nothing is
+/// stored. Callers that create executions inside another transaction (subflows, Flow triggers)
+/// insert the row themselves, after adding what they know and writing the document again.
 pub(super) fn build_execution(
     state: &ExecutorState,
-    flow: &Flow,
-    record: &FlowRecord,
+    flow: &FlowRevision,
     id: Uuid,
-    inputs: &IndexMap<String, RawInput>,
-    trigger: Option<serde_json::Value>,
+    request: NewExecution,
 ) -> Result<(baton_store::Execution, Execution), Error> {
-    let mut row = baton_store::Execution::new(
-        &record.namespace,
-        &record.id,
-        record.revision,
-        serde_json::Value::Null,
-    );
-    row.id = id;
-    let mut execution = Execution::new(
-        row.id.to_string(),
-        &record.namespace,
-        &record.id,
-        record.revision,
-        row.created_at,
-    );
-    execution.trigger = trigger;
+    let (mut row, mut execution) = new_execution(flow, id, &request);
     // Defaults may be templates (`{{ now() }}`, `{{ trigger.date }}`): render them against the
     // execution being created.
     let context = task_context(
-        flow,
+        &flow.flow,
         &execution,
         None,
         &ContextExtras {
@@ -117,15 +106,43 @@ pub(super) fn build_execution(
             other => Ok(other.clone()),
         }
     };
-    execution.inputs = resolve(&flow.inputs, inputs, &mut render_default).map_err(|errors| {
-        Error::Inputs(
-            errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
-    })?;
-    execution.labels = flow.labels.clone();
+    execution.inputs =
+        resolve(&flow.flow.inputs, &request.inputs, &mut render_default).map_err(|errors| {
+            Error::Inputs(
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+    super::write_document(&mut row, &execution)?;
     Ok((row, execution))
+}
+
+/// A CREATED execution `id` of `flow` with the request's trigger, the flow's labels and then
+/// the request's, no inputs yet.
+pub(super) fn new_execution(
+    flow: &FlowRevision,
+    id: Uuid,
+    request: &NewExecution,
+) -> (baton_store::Execution, Execution) {
+    let mut row = baton_store::Execution::new(
+        &flow.flow.namespace,
+        &flow.flow.id,
+        flow.revision,
+        serde_json::Value::Null,
+    );
+    row.id = id;
+    let mut execution = Execution::new(
+        row.id.to_string(),
+        &flow.flow.namespace,
+        &flow.flow.id,
+        flow.revision,
+        row.created_at,
+    );
+    execution.trigger = request.trigger.clone();
+    execution.labels = flow.flow.labels.clone();
+    execution.labels.extend(request.labels.clone());
+    (row, execution)
 }

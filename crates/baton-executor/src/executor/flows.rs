@@ -33,7 +33,7 @@ impl FlowCache {
         if let Some(found) = self.cached(namespace, id, revision) {
             return Ok(found);
         }
-        self.parse(store.get_flow(namespace, id, Some(revision)).await?)
+        self.parse(&store.get_flow(namespace, id, Some(revision)).await?)
     }
 
     /// [`FlowCache::get`] for a step: a miss is read on the step's transaction, which may hold
@@ -48,7 +48,7 @@ impl FlowCache {
         if let Some(found) = self.cached(namespace, id, revision) {
             return Ok(found);
         }
-        self.parse(tx.get_flow(namespace, id, Some(revision)).await?)
+        self.parse(&tx.get_flow(namespace, id, Some(revision)).await?)
     }
 
     fn cached(&self, namespace: &str, id: &str, revision: i32) -> Option<Arc<FlowRevision>> {
@@ -60,7 +60,7 @@ impl FlowCache {
     }
 
     /// The parsed revision of a record already read (from the cache when it is there).
-    pub fn parse(&self, record: FlowRecord) -> Result<Arc<FlowRevision>, Error> {
+    pub fn parse(&self, record: &FlowRecord) -> Result<Arc<FlowRevision>, Error> {
         if let Some(found) = self.cached(&record.namespace, &record.id, record.revision) {
             return Ok(found);
         }
@@ -78,7 +78,7 @@ impl FlowCache {
         let key = (record.namespace.clone(), record.id.clone(), record.revision);
         let found = Arc::new(FlowRevision {
             flow,
-            source: record.source.into(),
+            source: record.source.as_str().into(),
             revision: record.revision,
         });
         self.revisions

@@ -10,12 +10,15 @@
 //! per-execution row lock keep them out of each other's way.
 
 mod commands;
+mod concurrency;
 mod create;
 mod dispatch;
+mod flow_triggers;
 mod flows;
 mod messages;
 mod step;
 mod subflow;
+mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,8 +28,9 @@ use baton_store::{Claimed, Store};
 use tokio::sync::mpsc;
 
 pub use commands::{kill, replay_execution, restart, resume};
-pub use create::{NewExecution, create_execution, create_execution_with_id};
+pub use create::{NewExecution, create_execution, create_execution_with_id, prepare_execution};
 pub use messages::{DISPATCH, EXECUTIONS, StepMessage};
+pub use webhook::{WebhookOutcome, WebhookRequest, trigger_webhook};
 
 use crate::hub::{HubEvent, WorkerHub};
 
@@ -52,6 +56,14 @@ pub enum Error {
     /// The request does not fit the execution's current state (killing an ended one…).
     #[error("{0}")]
     NotApplicable(String),
+    /// Flows changed while a step ran, so its Flow trigger index is out of date; the step was
+    /// rolled back and is redone after a reload.
+    /// No enabled Webhook trigger answers to this flow and key (or no such flow): one error
+    /// for every case, so webhook callers learn nothing about which flows exist.
+    #[error("webhook not found")]
+    WebhookNotFound,
+    #[error("flows changed during the step; the Flow trigger index must be reloaded")]
+    StaleFlowIndex,
 }
 
 #[derive(Clone, Debug)]
@@ -86,6 +98,7 @@ pub struct ExecutorState {
     /// `envs.*` for templates the executor renders.
     pub envs: serde_json::Map<String, serde_json::Value>,
     flows: flows::FlowCache,
+    flow_triggers: flow_triggers::FlowTriggerIndex,
     in_flight: dispatch::InFlight,
     options: ExecutorOptions,
 }
@@ -106,6 +119,7 @@ impl ExecutorState {
             host,
             envs: serde_json::Map::new(),
             flows: flows::FlowCache::default(),
+            flow_triggers: flow_triggers::FlowTriggerIndex::default(),
             in_flight: dispatch::InFlight::default(),
             options,
         }

@@ -8,8 +8,13 @@ use baton_core::execution::{ContextExtras, Execution};
 use baton_store::{Claimed, NewMessage, Store};
 use uuid::Uuid;
 
+use super::concurrency::{self, Gate};
 use super::messages::{DispatchMessage, StepMessage};
-use super::{Error, ExecutorState};
+use super::{Error, ExecutorState, flow_triggers};
+
+/// How many times a step is redone because flows changed under it before it gives up (the
+/// message is then retried a second later).
+const STALE_INDEX_RETRIES: usize = 8;
 
 /// Steps the execution a claimed `executions` message is for.
 pub async fn process(state: &ExecutorState, message: &Claimed) -> Result<(), Error> {
@@ -27,6 +32,23 @@ pub async fn process(state: &ExecutorState, message: &Claimed) -> Result<(), Err
 
 /// Steps execution `id` with `events`, acking the messages `acks` in the same transaction.
 pub async fn step_execution(
+    state: &ExecutorState,
+    id: Uuid,
+    events: &[Event],
+    acks: &[i64],
+) -> Result<(), Error> {
+    for _ in 0..STALE_INDEX_RETRIES {
+        match step_once(state, id, events, acks).await {
+            // Flows changed since the Flow trigger index was loaded: nothing was committed;
+            // reload and step again, so triggers are evaluated against current flows.
+            Err(Error::StaleFlowIndex) => state.flow_triggers.reload(state).await?,
+            other => return other,
+        }
+    }
+    Err(Error::StaleFlowIndex)
+}
+
+async fn step_once(
     state: &ExecutorState,
     id: Uuid,
     events: &[Event],
@@ -57,7 +79,30 @@ pub async fn step_execution(
         .get_in(tx.as_mut(), &row.namespace, &row.flow_id, row.flow_revision)
         .await?;
 
-    let mut actions = run_step(state, &flow.flow, &mut execution, events);
+    let before = execution.state;
+    let gate = concurrency::gate(
+        tx.as_mut(),
+        &flow.flow,
+        &execution,
+        events,
+        chrono::Utc::now(),
+    )
+    .await?;
+    // Read after the slot decision, which may have waited for another execution's end: the
+    // times of executions that take turns never overlap.
+    let now = chrono::Utc::now();
+    let mut actions = match &gate {
+        Gate::Step => run_step(state, &flow.flow, &mut execution, events, now),
+        Gate::StepRestart => {
+            let mut events = events.to_vec();
+            events.push(Event::Restart);
+            run_step(state, &flow.flow, &mut execution, &events, now)
+        }
+        Gate::Wait | Gate::Refuse { .. } => {
+            concurrency::hold(&mut execution, &gate, now);
+            Vec::new()
+        }
+    };
     let mut follow_ups: Vec<NewMessage> = Vec::new();
     // (index in follow_ups, task run id) of each attempt to hand to the hub after the commit.
     let mut dispatches: Vec<(usize, String)> = Vec::new();
@@ -107,8 +152,20 @@ pub async fn step_execution(
             }
         }
         if !answers.is_empty() {
-            actions = run_step(state, &flow.flow, &mut execution, &answers);
+            actions = run_step(
+                state,
+                &flow.flow,
+                &mut execution,
+                &answers,
+                chrono::Utc::now(),
+            );
         }
+    }
+    if !before.is_terminal() && execution.state.is_terminal() {
+        follow_ups.extend(concurrency::release(tx.as_mut(), &flow.flow, &execution).await?);
+    }
+    if execution.state != before {
+        follow_ups.extend(flow_triggers::fire(state, tx.as_mut(), &execution).await?);
     }
     super::write_document(&mut row, &execution)?;
     let version = row.version;
@@ -139,6 +196,7 @@ fn run_step(
     flow: &baton_core::flow::Flow,
     execution: &mut Execution,
     events: &[Event],
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Vec<Action> {
     let mut new_id = || Uuid::now_v7().to_string();
     let extras = ContextExtras {
@@ -147,7 +205,7 @@ fn run_step(
     };
     let mut ctx = StepContext {
         flow,
-        now: chrono::Utc::now(),
+        now,
         templates: &state.templates,
         host: state.host.as_ref(),
         new_id: &mut new_id,

@@ -8,7 +8,7 @@ use baton_store::{ExecutionTx, NewMessage};
 use indexmap::IndexMap;
 use uuid::Uuid;
 
-use super::create::build_execution;
+use super::create::{NewExecution, build_execution};
 use super::messages::StepMessage;
 use super::{Error, ExecutorState};
 
@@ -53,7 +53,7 @@ async fn prepare_child(
     if record.disabled {
         return Ok(Err(format!("flow {name} is disabled")));
     }
-    let flow = match state.flows.parse(record.clone()) {
+    let flow = match state.flows.parse(&record) {
         Ok(flow) => flow,
         Err(error @ Error::InvalidFlow { .. }) => return Ok(Err(error.to_string())),
         Err(error) => return Err(error),
@@ -67,15 +67,21 @@ async fn prepare_child(
         .iter()
         .map(|(k, v)| (k.clone(), RawInput::Json(v.clone())))
         .collect();
-    let trigger = Some(start.parent.trigger_variables());
-    let (mut row, mut execution) =
-        match build_execution(state, &flow.flow, &record, id, &inputs, trigger) {
-            Ok(built) => built,
-            Err(Error::Inputs(message)) => {
-                return Ok(Err(format!("inputs of flow {name}: {message}")));
-            }
-            Err(error) => return Err(error),
-        };
+    let request = NewExecution {
+        namespace: record.namespace.clone(),
+        flow_id: record.id.clone(),
+        revision: Some(record.revision),
+        inputs,
+        labels: IndexMap::new(),
+        trigger: Some(start.parent.trigger_variables()),
+    };
+    let (mut row, mut execution) = match build_execution(state, &flow, id, request) {
+        Ok(built) => built,
+        Err(Error::Inputs(message)) => {
+            return Ok(Err(format!("inputs of flow {name}: {message}")));
+        }
+        Err(error) => return Err(error),
+    };
     // Kestra's order: inherited labels yield to the child flow's own, the task's win over both.
     for (key, value) in &start.inherited_labels {
         if !flow.flow.labels.contains_key(key) {

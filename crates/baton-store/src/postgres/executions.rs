@@ -9,10 +9,10 @@ use sqlx::types::Json;
 use sqlx::{FromRow, PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
-use super::{PgStore, queue};
+use super::{PgStore, concurrency, queue};
 use crate::{
     Error, Execution, ExecutionCursor, ExecutionFilter, ExecutionPage, ExecutionStore, ExecutionTx,
-    FlowRecord, NewMessage, Result,
+    FlowRecord, NewMessage, Result, SlotDecision, SlotRequest, TriggerKey,
 };
 
 #[derive(FromRow)]
@@ -50,13 +50,14 @@ impl TryFrom<ExecutionRow> for Execution {
     }
 }
 
-/// The executor's transaction on Postgres.
-struct PgTx {
-    tx: Transaction<'static, Postgres>,
+/// The executor's transaction on Postgres (also the one trigger and backfill transactions
+/// insert their executions through).
+pub(super) struct PgTx {
+    pub(super) tx: Transaction<'static, Postgres>,
     /// For the wake-ups sent once the transaction committed.
-    pool: sqlx::PgPool,
+    pub(super) pool: sqlx::PgPool,
     /// Queues whose consumers must hear of this transaction's messages.
-    wake: std::collections::BTreeSet<String>,
+    pub(super) wake: std::collections::BTreeSet<String>,
 }
 
 #[async_trait]
@@ -109,6 +110,35 @@ impl ExecutionTx for PgTx {
 
     async fn ack(&mut self, ids: &[i64]) -> Result<u64> {
         queue::ack(&mut *self.tx, ids).await
+    }
+
+    async fn acquire_slot(&mut self, request: &SlotRequest<'_>) -> Result<SlotDecision> {
+        concurrency::acquire(&mut self.tx, request).await
+    }
+
+    async fn release_slot(
+        &mut self,
+        namespace: &str,
+        flow_id: &str,
+        execution_id: Uuid,
+    ) -> Result<Vec<Uuid>> {
+        concurrency::release(&mut self.tx, namespace, flow_id, execution_id).await
+    }
+
+    async fn flows_generation(&mut self) -> Result<i64> {
+        concurrency::flows_generation(&mut self.tx).await
+    }
+
+    async fn lock_trigger_window(&mut self, trigger: &TriggerKey) -> Result<Option<Value>> {
+        concurrency::lock_trigger_window(&mut self.tx, trigger).await
+    }
+
+    async fn save_trigger_window(
+        &mut self,
+        trigger: &TriggerKey,
+        state: Option<&Value>,
+    ) -> Result<()> {
+        concurrency::save_trigger_window(&mut self.tx, trigger, state).await
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {

@@ -4,11 +4,16 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 
-use super::PgStore;
-use crate::{Error, FlowFilter, FlowRecord, FlowStore, Result};
+use super::{PgStore, queue};
+use crate::{Error, FlowFilter, FlowRecord, FlowStore, Result, SCHEDULER_WAKEUP};
+
+/// Schedulers keep trigger rows in step with flows: wake them at commit.
+async fn notify_schedulers(conn: &mut sqlx::PgConnection) -> Result<()> {
+    queue::notify(conn, [SCHEDULER_WAKEUP.to_owned()].into()).await
+}
 
 #[derive(FromRow)]
-struct FlowRow {
+pub(super) struct FlowRow {
     namespace: String,
     id: String,
     revision: i32,
@@ -121,6 +126,7 @@ impl FlowStore for PgStore {
                     .await?
             }
         };
+        notify_schedulers(&mut tx).await?;
         tx.commit().await?;
         Ok(row.into())
     }
@@ -178,7 +184,12 @@ impl FlowStore for PgStore {
             .bind(true)
             .fetch_one(&mut *tx)
             .await?;
+        notify_schedulers(&mut tx).await?;
         tx.commit().await?;
         Ok(tombstone.into())
+    }
+
+    async fn flows_generation(&self) -> Result<i64> {
+        super::concurrency::flows_generation(&mut *self.pool.acquire().await?).await
     }
 }

@@ -1,9 +1,12 @@
 //! The Postgres store: several Baton processes share one database.
 
+mod backfills;
+mod concurrency;
 mod executions;
 mod flows;
 mod kv_logs;
 mod queue;
+mod triggers;
 
 use std::sync::{Arc, Mutex};
 

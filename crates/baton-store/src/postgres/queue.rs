@@ -87,7 +87,7 @@ pub(super) async fn notify_committed(pool: &PgPool, queues: BTreeSet<String>) {
         .await;
 }
 
-async fn notify(conn: impl PgExecutor<'_>, queues: BTreeSet<String>) -> Result<()> {
+pub(super) async fn notify(conn: impl PgExecutor<'_>, queues: BTreeSet<String>) -> Result<()> {
     if !queues.is_empty() {
         let queues: Vec<String> = queues.into_iter().collect();
         sqlx::query(include_str!("sql/queue_notify.sql"))

@@ -9,11 +9,11 @@ use sqlx::types::Json;
 use sqlx::{FromRow, Sqlite, SqliteConnection, Transaction};
 use uuid::Uuid;
 
-use super::{SqliteStore, from_micros, micros, now_micros, queue};
+use super::{SqliteStore, concurrency, from_micros, micros, now_micros, queue};
 use crate::wakeup::Wakeups;
 use crate::{
     Error, Execution, ExecutionCursor, ExecutionFilter, ExecutionPage, ExecutionStore, ExecutionTx,
-    FlowRecord, NewMessage, Result,
+    FlowRecord, NewMessage, Result, SlotDecision, SlotRequest, TriggerKey,
 };
 
 #[derive(FromRow)]
@@ -56,11 +56,11 @@ impl TryFrom<ExecutionRow> for Execution {
 
 /// The executor's transaction on SQLite: `BEGIN IMMEDIATE` holds the database's write lock, so
 /// locking one execution is a no-op beyond reading it.
-struct SqliteTx {
-    tx: Transaction<'static, Sqlite>,
-    wakeups: Arc<Wakeups>,
+pub(super) struct SqliteTx {
+    pub(super) tx: Transaction<'static, Sqlite>,
+    pub(super) wakeups: Arc<Wakeups>,
     /// Queues to wake once the transaction commits.
-    enqueued: BTreeSet<String>,
+    pub(super) enqueued: BTreeSet<String>,
 }
 
 #[async_trait]
@@ -141,6 +141,35 @@ impl ExecutionTx for SqliteTx {
 
     async fn ack(&mut self, ids: &[i64]) -> Result<u64> {
         queue::ack(&mut *self.tx, ids).await
+    }
+
+    async fn acquire_slot(&mut self, request: &SlotRequest<'_>) -> Result<SlotDecision> {
+        concurrency::acquire(&mut self.tx, request).await
+    }
+
+    async fn release_slot(
+        &mut self,
+        namespace: &str,
+        flow_id: &str,
+        execution_id: Uuid,
+    ) -> Result<Vec<Uuid>> {
+        concurrency::release(&mut self.tx, namespace, flow_id, execution_id).await
+    }
+
+    async fn flows_generation(&mut self) -> Result<i64> {
+        concurrency::flows_generation(&mut self.tx).await
+    }
+
+    async fn lock_trigger_window(&mut self, trigger: &TriggerKey) -> Result<Option<Value>> {
+        concurrency::lock_trigger_window(&mut self.tx, trigger).await
+    }
+
+    async fn save_trigger_window(
+        &mut self,
+        trigger: &TriggerKey,
+        state: Option<&Value>,
+    ) -> Result<()> {
+        concurrency::save_trigger_window(&mut self.tx, trigger, state).await
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {

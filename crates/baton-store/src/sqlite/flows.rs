@@ -4,10 +4,10 @@ use async_trait::async_trait;
 use sqlx::FromRow;
 
 use super::{SqliteStore, from_micros, now_micros};
-use crate::{Error, FlowFilter, FlowRecord, FlowStore, Result};
+use crate::{Error, FlowFilter, FlowRecord, FlowStore, Result, SCHEDULER_WAKEUP};
 
 #[derive(FromRow)]
-struct FlowRow {
+pub(super) struct FlowRow {
     namespace: String,
     id: String,
     revision: i32,
@@ -119,6 +119,8 @@ impl FlowStore for SqliteStore {
             }
         };
         tx.commit().await?;
+        // Schedulers keep trigger rows in step with flows.
+        self.wakeups.wake(SCHEDULER_WAKEUP);
         row.try_into()
     }
 
@@ -172,6 +174,11 @@ impl FlowStore for SqliteStore {
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.wakeups.wake(SCHEDULER_WAKEUP);
         tombstone.try_into()
+    }
+
+    async fn flows_generation(&self) -> Result<i64> {
+        super::concurrency::flows_generation(&mut *self.pool.acquire().await?).await
     }
 }

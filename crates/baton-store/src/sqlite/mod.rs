@@ -6,10 +6,13 @@
 //! upgrading from a read lock. Times are stored as microseconds since the epoch, taken from this
 //! process's clock (the database's clock, for an embedded database).
 
+mod backfills;
+mod concurrency;
 mod executions;
 mod flows;
 mod kv_logs;
 mod queue;
+mod triggers;
 
 use std::path::PathBuf;
 use std::sync::Arc;

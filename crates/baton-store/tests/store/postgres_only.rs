@@ -27,7 +27,14 @@ async fn concurrent_migrations_apply_once() {
         .fetch_one(stores[0].pool())
         .await
         .unwrap();
-    assert_eq!(applied, 1);
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+        .unwrap()
+        .count();
+    assert_eq!(
+        applied,
+        i64::try_from(files).unwrap(),
+        "each migration once"
+    );
     stores[0]
         .migrate()
         .await
@@ -81,4 +88,48 @@ async fn notify_wakes_a_consumer_in_another_process() {
             .unwrap();
     }
     assert_eq!(claimed.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_trigger_another_scheduler_is_firing_is_skipped_then_free_again() {
+    use baton_store::{FlowStore, FlowTriggers, TriggerKey, TriggerStore, TriggerSync};
+    let store = support::pg_store().await;
+    store
+        .deploy_flow("ns", "f", "id: f\nnamespace: ns\ntasks: []\n", false)
+        .await
+        .unwrap();
+    let row = TriggerSync {
+        trigger_id: "t".into(),
+        definition: json!({}),
+        fingerprint: "x".into(),
+        next_fire_at: None,
+    };
+    let flow = FlowTriggers {
+        namespace: "ns".into(),
+        flow_id: "f".into(),
+        revision: 1,
+        triggers: vec![row],
+    };
+    store.sync_triggers(&[flow]).await.unwrap();
+    let key = TriggerKey::new("ns", "f", "t");
+    let held = store.lock_trigger(&key, true).await.unwrap().expect("free");
+    let skipped = tokio::time::timeout(Duration::from_secs(5), store.lock_trigger(&key, true))
+        .await
+        .expect("a skip-locked lock does not wait")
+        .unwrap();
+    assert!(skipped.is_none(), "held by the first transaction");
+    // The holder dies without committing: its row is free again once the rollback reached
+    // the server (a dropped transaction rolls back on its connection in the background).
+    drop(held);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if store.lock_trigger(&key, true).await.unwrap().is_some() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the row stays locked after the holder died"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }

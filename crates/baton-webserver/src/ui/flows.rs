@@ -33,7 +33,7 @@ pub struct FlowHeader {
     pub id: String,
     pub revision: i32,
     pub disabled: bool,
-    /// Which tab is open: `source`, `edit`, `execute`, `revisions`.
+    /// Which tab is open: `source`, `edit`, `execute`, `triggers`, `revisions`.
     pub tab: &'static str,
 }
 

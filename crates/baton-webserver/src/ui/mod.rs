@@ -24,6 +24,7 @@ mod login;
 mod outputs;
 pub(crate) mod session;
 mod topology;
+mod triggers;
 mod view;
 
 use std::sync::Arc;
@@ -65,6 +66,23 @@ pub fn routes() -> Router<ApiState> {
             "/ui/flows/{namespace}/{id}/execute",
             get(execute::form).post(execute::submit),
         )
+        .route(
+            "/ui/flows/{namespace}/{id}/triggers",
+            get(triggers::flow_triggers),
+        )
+        .route(
+            "/ui/flows/{namespace}/{id}/triggers/{trigger}/toggle",
+            post(triggers::toggle),
+        )
+        .route(
+            "/ui/flows/{namespace}/{id}/triggers/{trigger}/backfill",
+            post(triggers::start_backfill),
+        )
+        .route(
+            "/ui/flows/{namespace}/{id}/triggers/{trigger}/backfill/{action}",
+            post(triggers::change_backfill),
+        )
+        .route("/ui/triggers", get(triggers::list))
         .route("/ui/executions", get(executions::list))
         .route("/ui/executions/{id}", get(execution::page))
         .route("/ui/executions/{id}/live", get(execution::live))

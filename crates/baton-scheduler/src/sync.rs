@@ -1,0 +1,75 @@
+//! Keeping trigger rows in step with flows: each flow revision the rows do not reflect yet is
+//! parsed once, and its Schedule triggers written, many flows per transaction.
+
+use baton_core::parse::FlowParser;
+use baton_store::{FlowRecord, FlowTriggers, Store, TriggerSync};
+use chrono::{DateTime, Utc};
+
+use crate::Error;
+use crate::definition::ScheduleDefinition;
+
+/// Flows synced per store transaction.
+const BATCH: u32 = 500;
+
+/// Syncs every flow that needs it; returns how many this scheduler synced (others may have
+/// synced some meanwhile).
+pub(crate) async fn sync_flows(
+    store: &dyn Store,
+    parser: &FlowParser,
+    now: DateTime<Utc>,
+) -> Result<usize, Error> {
+    let mut synced = 0;
+    loop {
+        let flows = store.flows_to_sync(BATCH).await?;
+        if flows.is_empty() {
+            return Ok(synced);
+        }
+        let batch: Vec<FlowTriggers> = flows
+            .iter()
+            .map(|record| flow_triggers(parser, record, now))
+            .collect();
+        synced += store.sync_triggers(&batch).await?;
+    }
+}
+
+/// The Schedule triggers of one flow revision, each starting at its next date after `now`
+/// (used only for a new trigger or one whose fingerprint changed).
+fn flow_triggers(parser: &FlowParser, record: &FlowRecord, now: DateTime<Utc>) -> FlowTriggers {
+    let mut rows = FlowTriggers {
+        namespace: record.namespace.clone(),
+        flow_id: record.id.clone(),
+        revision: record.revision,
+        triggers: Vec::new(),
+    };
+    if record.deleted {
+        return rows;
+    }
+    let parsed = parser.parse(&record.source);
+    let Some(flow) = parsed.flow else {
+        // Deploys validate flows with this parser, so only a Baton upgrade with stricter rules
+        // gets here. The flow cannot run either; its schedules stop until it is fixed.
+        tracing::error!(
+            flow = %format!("{}.{}", record.namespace, record.id),
+            revision = record.revision,
+            "the flow no longer parses; its schedules are removed"
+        );
+        return rows;
+    };
+    for (trigger_id, definition) in ScheduleDefinition::of_flow(&flow, record.disabled) {
+        let next_fire_at = match definition.schedule() {
+            Ok(schedule) if !definition.disabled => schedule.next_after(now),
+            Ok(_) => None,
+            Err(reason) => {
+                tracing::error!(trigger = %trigger_id, %reason, "cannot read the schedule");
+                None
+            }
+        };
+        rows.triggers.push(TriggerSync {
+            fingerprint: definition.fingerprint(),
+            definition: serde_json::to_value(&definition).unwrap_or_default(),
+            trigger_id,
+            next_fire_at,
+        });
+    }
+    rows
+}

@@ -1,0 +1,1 @@
+SELECT generation FROM flow_changes

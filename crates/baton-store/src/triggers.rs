@@ -1,0 +1,310 @@
+//! Schedule triggers and backfills: their rows, and the transactions the scheduler fires in.
+//!
+//! # Exactly once
+//!
+//! A trigger row holds the next fire date of one Schedule trigger. A scheduler fires it in a
+//! [`TriggerTx`]: it locks the row (on Postgres `FOR UPDATE SKIP LOCKED`, so another scheduler
+//! busy with it is skipped, not waited for), checks that the row still says what it expected,
+//! then inserts the execution, its first queue message and the fire's key, and moves the row to
+//! the next date, all in one commit. The fire key (`trigger_fires`: flow, trigger, fire date,
+//! origin) is unique, so even a scheduler that acted on a stale row cannot create a second
+//! execution for one date: the database refuses it ([`Error::DuplicateFire`]).
+//!
+//! A process that dies mid-fire leaves nothing behind (the transaction rolls back with its
+//! connection) and the row unchanged, so another scheduler fires the date.
+//!
+//! # Who writes what
+//!
+//! Rows are created, updated and deleted by the scheduler from flow revisions
+//! ([`TriggerStore::sync_triggers`]); their state moves when they fire. The API disables and
+//! enables them and manages backfills, then calls [`TriggerStore::notify_schedulers`] so every
+//! scheduler reloads.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::{Error, ExecutionState, ExecutionTx, FlowRecord, Result};
+
+/// The wake-up name schedulers subscribe to ([`crate::QueueStore::subscribe`]): flows were
+/// deployed or deleted, or the API changed a trigger or a backfill.
+pub const SCHEDULER_WAKEUP: &str = "scheduler";
+
+/// One trigger of one flow.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TriggerKey {
+    pub namespace: String,
+    pub flow_id: String,
+    pub trigger_id: String,
+}
+
+impl TriggerKey {
+    pub fn new(namespace: &str, flow_id: &str, trigger_id: &str) -> Self {
+        Self {
+            namespace: namespace.to_owned(),
+            flow_id: flow_id.to_owned(),
+            trigger_id: trigger_id.to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for TriggerKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.namespace, self.flow_id, self.trigger_id)
+    }
+}
+
+/// A Schedule trigger's row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriggerState {
+    pub key: TriggerKey,
+    /// The flow revision the row was last synced from.
+    pub flow_revision: i32,
+    /// The trigger as the scheduler reads it (cron, zone, inputs…), opaque to the store.
+    pub definition: Value,
+    /// Changes when what decides the fire dates changes (cron, zone, disabled in the flow):
+    /// the schedule then restarts from the sync instead of replaying.
+    pub fingerprint: String,
+    /// The next date to fire; `None` when the schedule never fires again.
+    pub next_fire_at: Option<DateTime<Utc>>,
+    /// The last date that created an execution.
+    pub last_fire_at: Option<DateTime<Utc>>,
+    pub last_execution_id: Option<Uuid>,
+    /// The last execution's state (read with the row); `None` when there is none.
+    pub last_execution_state: Option<ExecutionState>,
+    /// The last execution still has to be released: schedules do not overlap, so the next
+    /// fire waits for it to end, and `stopAfter` is checked against how it ended.
+    pub awaiting_execution: bool,
+    /// Disabled through the API or by `stopAfter`.
+    pub disabled: bool,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TriggerState {
+    /// The next fire must wait: the last execution has not ended yet.
+    pub fn is_waiting(&self) -> bool {
+        self.awaiting_execution && self.last_execution_state.is_some_and(|s| !s.is_terminal())
+    }
+}
+
+/// What a flow revision says about one of its Schedule triggers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriggerSync {
+    pub trigger_id: String,
+    pub definition: Value,
+    pub fingerprint: String,
+    /// Where the schedule starts when the row is new or its fingerprint changed.
+    pub next_fire_at: Option<DateTime<Utc>>,
+}
+
+/// One flow revision's Schedule triggers, for [`TriggerStore::sync_triggers`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowTriggers {
+    pub namespace: String,
+    pub flow_id: String,
+    pub revision: i32,
+    /// Empty for a deleted flow or one without Schedule triggers.
+    pub triggers: Vec<TriggerSync>,
+}
+
+/// Which trigger rows `list_triggers` returns, by (namespace, flow, trigger).
+#[derive(Debug, Clone, Default)]
+pub struct TriggerFilter {
+    /// `company.team` matches `company.team` and `company.team.sub`.
+    pub namespace_prefix: Option<String>,
+    pub flow_id: Option<String>,
+}
+
+/// A date a trigger fired for, recorded under its unique key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FireRecord {
+    pub key: TriggerKey,
+    pub fire_date: DateTime<Utc>,
+    /// `None` for the schedule itself, the backfill for a backfill's fires.
+    pub backfill_id: Option<Uuid>,
+    pub execution_id: Uuid,
+}
+
+/// Where a backfill stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackfillState {
+    Running,
+    Paused,
+    Cancelled,
+    /// Every date has its execution.
+    Done,
+}
+
+impl BackfillState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "RUNNING",
+            Self::Paused => "PAUSED",
+            Self::Cancelled => "CANCELLED",
+            Self::Done => "DONE",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self> {
+        [Self::Running, Self::Paused, Self::Cancelled, Self::Done]
+            .into_iter()
+            .find(|state| state.as_str() == text)
+            .ok_or_else(|| Error::InvalidData {
+                what: "backfill state",
+                value: text.to_owned(),
+            })
+    }
+
+    /// Running or paused: at most one per trigger.
+    pub fn is_active(self) -> bool {
+        matches!(self, Self::Running | Self::Paused)
+    }
+}
+
+/// A backfill to create.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewBackfill {
+    pub key: TriggerKey,
+    /// The range of fire dates, both ends included.
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// The first fire date in the range (`None`: the range holds none, the backfill is done).
+    pub first_fire_at: Option<DateTime<Utc>>,
+    /// How many fire dates the range holds.
+    pub total: i32,
+    /// Override the trigger's inputs.
+    pub inputs: serde_json::Map<String, Value>,
+    /// Added to the trigger's labels.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A backfill: executions for past fire dates of a trigger, created one at a time, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Backfill {
+    pub id: Uuid,
+    pub key: TriggerKey,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// The next date to create an execution for; `None` once every date has one.
+    pub next_fire_at: Option<DateTime<Utc>>,
+    pub inputs: serde_json::Map<String, Value>,
+    pub labels: BTreeMap<String, String>,
+    pub state: BackfillState,
+    pub total: i32,
+    /// Executions created so far.
+    pub created: i32,
+    /// Of those, how many have ended.
+    pub ended: i32,
+    /// The last execution created, which the next one waits for, and its state.
+    pub execution_id: Option<Uuid>,
+    pub execution_state: Option<ExecutionState>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Backfill {
+    /// The next execution must wait: the last one has not ended yet.
+    pub fn is_waiting(&self) -> bool {
+        self.execution_state.is_some_and(|s| !s.is_terminal())
+    }
+}
+
+/// Trigger rows, fire keys and backfills.
+#[async_trait]
+pub trait TriggerStore: Send + Sync {
+    /// Flows whose latest revision (tombstones included) the trigger rows do not reflect yet,
+    /// by (namespace, id), at most `limit`.
+    async fn flows_to_sync(&self, limit: u32) -> Result<Vec<FlowRecord>>;
+
+    /// Makes each flow's trigger rows match its `triggers`, the Schedule triggers of
+    /// `revision` (none for a deleted flow), and records the revision as synced, for many flows
+    /// in one transaction. Rows of triggers that are gone are deleted and their active
+    /// backfills cancelled; a row whose fingerprint is unchanged keeps its schedule. A flow
+    /// whose `revision` (or a later one) was synced already is left alone: several schedulers
+    /// sync at once. Returns how many flows this call synced. The flows must be distinct.
+    async fn sync_triggers(&self, flows: &[FlowTriggers]) -> Result<usize>;
+
+    async fn list_triggers(&self, filter: &TriggerFilter) -> Result<Vec<TriggerState>>;
+
+    async fn get_trigger(&self, key: &TriggerKey) -> Result<TriggerState>;
+
+    /// Opens a write transaction holding the trigger's row. With `skip_locked`, `None` when
+    /// another transaction holds it; without, waits for it.
+    async fn lock_trigger(
+        &self,
+        key: &TriggerKey,
+        skip_locked: bool,
+    ) -> Result<Option<Box<dyn TriggerTx>>>;
+
+    /// Of `ids`, the executions that have ended (or no longer exist).
+    async fn ended_executions(&self, ids: &[Uuid]) -> Result<Vec<Uuid>>;
+
+    /// Creates a running backfill; [`Error::BackfillActive`] if the trigger has one running
+    /// or paused, [`Error::TriggerNotFound`] if the trigger does not exist.
+    async fn create_backfill(&self, backfill: &NewBackfill) -> Result<Backfill>;
+
+    async fn get_backfill(&self, id: Uuid) -> Result<Backfill>;
+
+    /// The trigger's backfills, newest first; `active_only` keeps running and paused ones.
+    async fn list_backfills(
+        &self,
+        key: Option<&TriggerKey>,
+        active_only: bool,
+    ) -> Result<Vec<Backfill>>;
+
+    /// Moves the backfill to `to` if it is in one of `from`; [`Error::BackfillState`] if not.
+    async fn set_backfill_state(
+        &self,
+        id: Uuid,
+        from: &[BackfillState],
+        to: BackfillState,
+    ) -> Result<Backfill>;
+
+    /// Opens a write transaction holding the backfill's row (`skip_locked` as for triggers).
+    async fn lock_backfill(
+        &self,
+        id: Uuid,
+        skip_locked: bool,
+    ) -> Result<Option<Box<dyn BackfillTx>>>;
+
+    /// Wakes every scheduler (in every process) to reload trigger rows and backfills.
+    async fn notify_schedulers(&self) -> Result<()>;
+}
+
+/// A transaction holding one trigger row. Dropping it without commit rolls back.
+#[async_trait]
+pub trait TriggerTx: Send {
+    /// The row as locked.
+    fn state(&self) -> &TriggerState;
+
+    /// Writes the row's schedule fields (`next_fire_at`, `last_fire_at`,
+    /// `last_execution_id`, `awaiting_execution`, `disabled`) from `state`.
+    async fn update(&mut self, state: &TriggerState) -> Result<()>;
+
+    /// Records the fire under its unique key; [`Error::DuplicateFire`] if the date fired
+    /// already (the transaction is then unusable: drop it).
+    async fn record_fire(&mut self, fire: &FireRecord) -> Result<()>;
+
+    /// The same transaction, to insert the fire's execution and enqueue its first message.
+    fn executions(&mut self) -> &mut dyn ExecutionTx;
+
+    async fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// A transaction holding one backfill row. Dropping it without commit rolls back.
+#[async_trait]
+pub trait BackfillTx: Send {
+    fn backfill(&self) -> &Backfill;
+
+    /// Writes `next_fire_at`, `created`, `execution_id` and `state` from `backfill`.
+    async fn update(&mut self, backfill: &Backfill) -> Result<()>;
+
+    async fn record_fire(&mut self, fire: &FireRecord) -> Result<()>;
+
+    fn executions(&mut self) -> &mut dyn ExecutionTx;
+
+    async fn commit(self: Box<Self>) -> Result<()>;
+}
