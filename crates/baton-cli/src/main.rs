@@ -3,6 +3,7 @@
 mod client;
 mod commands;
 mod flows_dir;
+mod health;
 mod node;
 
 use std::process::ExitCode;
@@ -35,6 +36,8 @@ enum Command {
     /// Run and watch executions on a server.
     #[command(subcommand)]
     Execution(commands::execution::ExecutionCommand),
+    /// Ask a server role on this host whether it is ready (or live); exit 0 if it is.
+    Health(commands::health::HealthArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         Command::Server(command) => commands::server::run(command),
         Command::Migrate(args) => commands::server::migrate(args),
         Command::Execution(command) => Ok(commands::execution::run(command, &cli.server)),
+        Command::Health(args) => commands::health::run(args),
     };
     match result {
         Ok(code) => code,

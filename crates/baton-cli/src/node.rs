@@ -167,7 +167,11 @@ pub async fn run(
         tokio::spawn(folder.watch());
     }
 
-    let mut router = axum::Router::new();
+    let draining = crate::health::Draining::default();
+    let mut router = crate::health::router(
+        crate::health::Readiness::Store(store.clone()),
+        &draining,
+    );
     if options.webserver {
         let api_options = baton_webserver::ApiOptions {
             basic_auth: options.basic_auth.clone(),
@@ -217,6 +221,7 @@ pub async fn run(
     eprintln!("baton is listening on http://{address}");
     baton_webserver::serve(listener, router, async move {
         shutdown.await;
+        draining.start();
         tracing::info!("shutting down: draining in-process workers");
         let _ = stop_workers.send(true);
         for worker in workers {

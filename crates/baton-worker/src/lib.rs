@@ -11,6 +11,9 @@ pub use baton_tasks::DockerSettings;
 pub use host::WorkerHost;
 mod runs;
 mod session;
+mod status;
+
+pub use status::WorkerStatus;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -42,6 +45,9 @@ pub struct WorkerOptions {
     /// Internal storage, shared with the webserver: `inputFiles` URIs, `outputFiles`,
     /// `read()`, purge. Without it those fail with a clear error; other tasks run.
     pub storage: Option<baton_storage::Storage>,
+    /// Updated by the worker as it connects and runs task runs; the caller keeps a clone for
+    /// readiness and metrics.
+    pub status: WorkerStatus,
 }
 
 impl WorkerOptions {
@@ -59,6 +65,7 @@ impl WorkerOptions {
             work_dir: std::env::temp_dir().join("baton-worker"),
             docker: baton_tasks::DockerSettings::default(),
             storage: None,
+            status: WorkerStatus::default(),
         }
     }
 }

@@ -1,3 +1,4 @@
 pub mod execution;
 pub mod flow;
+pub mod health;
 pub mod server;

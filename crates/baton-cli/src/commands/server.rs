@@ -153,6 +153,10 @@ pub struct WorkerArgs {
     /// as a mount gives a flow's author the worker host's files.
     #[arg(long, env = "BATON_DOCKER_VOLUMES_ENABLED")]
     docker_volumes_enabled: bool,
+    /// Where the worker's health endpoints listen (none unless set; the container image sets
+    /// 0.0.0.0:8080, as for every role).
+    #[arg(long, env = "BATON_LISTEN")]
+    listen: Option<std::net::SocketAddr>,
 }
 
 pub fn run(command: ServerCommand) -> anyhow::Result<ExitCode> {
@@ -287,7 +291,37 @@ fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let shutdown = shutdown_signal()?;
-        baton_worker::run(options, shutdown).await?;
+        let draining = crate::health::Draining::default();
+        let (stopped_tx, stopped) = tokio::sync::oneshot::channel::<()>();
+        let mut server = None;
+        if let Some(listen) = args.listen {
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            eprintln!("baton worker health on http://{}", listener.local_addr()?);
+            let router = crate::health::router(
+                crate::health::Readiness::Worker(options.status.clone()),
+                &draining,
+            );
+            server = Some(tokio::spawn(baton_webserver::serve(
+                listener,
+                router,
+                async move {
+                    let _ = stopped.await;
+                },
+            )));
+        }
+        let shutdown = async move {
+            shutdown.await;
+            draining.start();
+        };
+        let result = baton_worker::run(options, shutdown).await;
+        // The health port stays open while the worker drains, answering 503 to readiness.
+        let _ = stopped_tx.send(());
+        if let Some(server) = server {
+            let _ = server.await;
+        }
+        result?;
         Ok(ExitCode::SUCCESS)
     })
 }
