@@ -7,7 +7,10 @@ use prost::Message;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
-    let files = [root.join("baton/v1/worker.proto")];
+    let files = [
+        root.join("baton/v1/worker.proto"),
+        root.join("baton/v1/api.proto"),
+    ];
     for file in &files {
         println!("cargo:rerun-if-changed={}", file.display());
     }
@@ -18,7 +21,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         descriptors.encode_to_vec(),
     )?;
     // No `WorkerServiceClient::connect(url)` constructor: it would clash with the `Connect` rpc.
-    // Clients build a `Channel` and call `WorkerServiceClient::new`.
+    // Clients build a `Channel` and call `WorkerServiceClient::new`. `google.protobuf` types
+    // (Timestamp) come from prost-types.
     tonic_prost_build::configure()
         .build_transport(false)
         .compile_fds(descriptors)?;

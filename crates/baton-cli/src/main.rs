@@ -2,6 +2,7 @@
 
 mod client;
 mod commands;
+mod config;
 mod flows_dir;
 mod health;
 mod node;

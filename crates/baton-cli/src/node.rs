@@ -1,8 +1,9 @@
 //! A Baton node: the roles a `baton server …` command runs, wired in one process.
 //!
-//! The API and the workers' gRPC share one port: the worker hub's gRPC service is merged into
-//! the axum router, so `local` and `standalone` need a single port, and in-process workers
-//! reach the hub over loopback like any remote worker would.
+//! The API and the workers' gRPC share one port: the REST routes, the public gRPC API and the
+//! worker hub's gRPC service are routed on one axum router, so `local` and `standalone` need a
+//! single port, and in-process workers reach the hub over loopback like any remote worker
+//! would. Health and reflection are served once per port, for every gRPC service on it.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,41 +14,21 @@ use anyhow::Context as _;
 use baton_executor::executor::{ExecutorOptions, ExecutorState};
 use baton_executor::hub::{HubOptions, WorkerHub};
 use baton_store::{PgStore, PgStoreOptions, SqliteStore, SqliteStoreOptions, Store};
+use baton_webserver::route_grpc;
 use tokio::net::TcpListener;
 
 /// The gRPC path prefix of the worker service.
 const WORKER_SERVICE: &str = <baton_proto::v1::worker_service_server::WorkerServiceServer<()> as tonic::server::NamedService>::NAME;
 
-/// Routes a gRPC service on the axum router by its path prefix (`/package.Service/…`). The API
-/// router keeps its own JSON 404 fallback, so services are routed rather than merged as a
-/// second router (axum refuses two fallbacks) — the same thing tonic's `Routes` does inside.
-fn route_grpc<S>(router: axum::Router, service: S) -> axum::Router
-where
-    S: tower::Service<
-            http::Request<tonic::body::Body>,
-            Response = http::Response<tonic::body::Body>,
-            Error = std::convert::Infallible,
-        > + tonic::server::NamedService
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
-{
-    use tower::ServiceExt as _;
-    let service = service.map_request(|request: http::Request<axum::body::Body>| {
-        request.map(tonic::body::Body::new)
-    });
-    router.route_service(&format!("/{}/{{*rest}}", S::NAME), service)
-}
-
 /// gRPC health (`grpc.health.v1`) and reflection, so `grpcurl` and load balancers can talk to
-/// the executor's port. The worker service is reported SERVING once the hub is mounted.
-async fn route_grpc_tools(router: axum::Router) -> anyhow::Result<axum::Router> {
+/// the node's port; each service in `serving` is reported SERVING.
+async fn route_grpc_tools(router: axum::Router, serving: &[&str]) -> anyhow::Result<axum::Router> {
     let (reporter, health) = tonic_health::server::health_reporter();
-    reporter
-        .set_service_status(WORKER_SERVICE, tonic_health::ServingStatus::Serving)
-        .await;
+    for service in serving {
+        reporter
+            .set_service_status(*service, tonic_health::ServingStatus::Serving)
+            .await;
+    }
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(baton_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -172,6 +153,7 @@ pub async fn run(
         crate::health::Readiness::Store(store.clone()),
         &draining,
     );
+    let mut serving = Vec::new();
     if options.webserver {
         let api_options = baton_webserver::ApiOptions {
             basic_auth: options.basic_auth.clone(),
@@ -180,11 +162,13 @@ pub async fn run(
         let mut api = baton_webserver::ApiState::new(store.clone(), executor.clone())
             .with_options(api_options);
         api.storage = storage.clone();
-        router = router.merge(baton_webserver::router(api));
+        router = router.merge(baton_webserver::router(api.clone()));
+        router = baton_webserver::grpc::route_public_api(router, api);
+        serving.extend(baton_webserver::grpc::SERVICES);
     }
     if options.executor {
         router = route_grpc(router, hub.service());
-        router = route_grpc_tools(router).await?;
+        serving.push(WORKER_SERVICE);
         let runner = executor.clone();
         tokio::spawn(async move {
             if let Err(error) =
@@ -194,6 +178,7 @@ pub async fn run(
             }
         });
     }
+    router = route_grpc_tools(router, &serving).await?;
     // On shutdown, in-process workers drain first (they report over the still-open port), then
     // the server stops.
     let (stop_workers, worker_shutdown) = tokio::sync::watch::channel(false);

@@ -19,6 +19,11 @@ struct Server {
 
 impl Server {
     fn start(name: &str) -> Self {
+        Self::start_with(name, &[])
+    }
+
+    /// A server started with extra flags.
+    fn start_with(name: &str, flags: &[&str]) -> Self {
         let dir = std::env::temp_dir().join(format!("baton-cli-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("data dir");
@@ -26,6 +31,7 @@ impl Server {
             .args(["server", "local", "--listen", "127.0.0.1:0", "--slots", "2"])
             .arg("--data-dir")
             .arg(dir.join("data"))
+            .args(flags)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -182,6 +188,18 @@ tasks:
     commands:
       - echo about to fail >&2
       - exit 3
+"#;
+
+const ALLOWED_FAILURE: &str = r#"
+id: allowed
+namespace: tests.cli
+tasks:
+  - id: shaky
+    type: io.kestra.plugin.core.execution.Fail
+    allowFailure: true
+  - id: after
+    type: io.kestra.plugin.core.log.Log
+    message: went on
 "#;
 
 const SLEEPER: &str = r#"
@@ -407,4 +425,81 @@ fn client_commands_without_a_server_exit_2_with_a_hint() {
         ),
         "{ran:?}"
     );
+}
+
+#[test]
+fn execution_run_wait_exits_0_only_on_success_and_3_on_warning() {
+    let server = Server::start("warning");
+    deploy(&server, &server.file("allowed.yaml", ALLOWED_FAILURE));
+    let ran = run(server
+        .baton()
+        .args(["execution", "run", "tests.cli", "allowed", "--wait"]));
+    // A failure the flow allows ends WARNING: not the clean run a script checks for with 0,
+    // and not a failure either.
+    assert_eq!(ran.code, Some(3), "{ran:?}");
+    let id = ran.stdout.lines().next().unwrap_or_default().to_owned();
+    assert!(ran.stdout.contains("FAILED   shaky"), "{ran:?}");
+    assert!(ran.stdout.contains("INFO  after went on"), "{ran:?}");
+    assert!(
+        ran.stdout.ends_with(&format!("execution {id} WARNING\n")),
+        "{ran:?}"
+    );
+}
+
+#[test]
+fn every_client_command_takes_server_and_user_flags() {
+    let server = Server::start_with("auth", &["--basic-auth", "ops:s3cret"]);
+    let hello = server.file("hello.yaml", HELLO);
+    // The flags, not the variables: `baton` here has neither BATON_SERVER nor BATON_USER.
+    let client = |user: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_baton"));
+        command
+            .env_remove("BATON_SERVER")
+            .env_remove("BATON_USER")
+            .stdin(Stdio::null())
+            .args(["--server", &server.url]);
+        if let Some(user) = user {
+            command.args(["--user", user]);
+        }
+        command
+    };
+    let refused = run(client(None).args(["flow", "deploy"]).arg(&hello));
+    assert_eq!(refused.code, Some(1), "{refused:?}");
+    assert!(
+        refused.stderr.contains("(check --user or BATON_USER)"),
+        "{refused:?}"
+    );
+    let wrong = run(client(Some("ops:nope")).args(["execution", "logs", "x"]));
+    assert_eq!(wrong.code, Some(1), "{wrong:?}");
+    assert!(wrong.stderr.contains("invalid credentials"), "{wrong:?}");
+
+    let user = Some("ops:s3cret");
+    let ran = run(client(user).args(["flow", "deploy"]).arg(&hello));
+    assert_eq!(ran.code, Some(0), "{ran:?}");
+    // Global flags go anywhere on the line.
+    let ran = run(client(None).args([
+        "execution",
+        "run",
+        "tests.cli",
+        "hello",
+        "--wait",
+        "--user",
+        "ops:s3cret",
+    ]));
+    assert_eq!(ran.code, Some(0), "{ran:?}");
+    let id = ran.stdout.lines().next().unwrap_or_default().to_owned();
+    let ran = run(client(user).args(["execution", "logs", &id]));
+    assert!(ran.stdout.contains("shell says hello world"), "{ran:?}");
+    let ran = run(client(user).args(["execution", "logs", "--follow", &id]));
+    assert!(ran.stdout.contains("shell says hello world"), "{ran:?}");
+    // Refusals from the server itself (exit 1, its message) show the credentials went through.
+    for (command, message) in [
+        ("kill", "cannot be killed: it is already SUCCESS"),
+        ("resume", "cannot be resumed"),
+        ("restart", "cannot restart it"),
+    ] {
+        let ran = run(client(user).args(["execution", command, &id]));
+        assert_eq!(ran.code, Some(1), "{command}: {ran:?}");
+        assert!(ran.stderr.contains(message), "{command}: {ran:?}");
+    }
 }

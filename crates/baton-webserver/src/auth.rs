@@ -52,9 +52,16 @@ impl BasicAuth {
     }
 
     /// Whether `headers` carry `Authorization: Basic base64(username:password)` naming this
-    /// user. Both parts are compared in constant time, and both are always compared.
+    /// user.
     fn accepts(&self, headers: &HeaderMap) -> bool {
-        let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        self.accepts_header(headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()))
+    }
+
+    /// Whether an `authorization` value (an HTTP header or gRPC metadata) is
+    /// `Basic base64(username:password)` naming this user. Both parts are compared in constant
+    /// time, and both are always compared.
+    pub(crate) fn accepts_header(&self, value: Option<&str>) -> bool {
+        let Some(value) = value else {
             return false;
         };
         let Some((scheme, encoded)) = value.trim().split_once(' ') else {

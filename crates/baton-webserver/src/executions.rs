@@ -14,11 +14,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use baton_core::engine::Event;
-use baton_core::execution::State as ExecutionState;
+use baton_core::execution::{Execution, State as ExecutionState};
 use baton_core::inputs::RawInput;
 use baton_executor::executor::{NewExecution, StepMessage, create_execution_with_id};
 use baton_storage::ExecutionFiles;
-use baton_store::{ExecutionCursor, ExecutionFilter};
+use baton_store::{Execution as ExecutionRow, ExecutionCursor, ExecutionFilter};
 use chrono::{DateTime, NaiveDate, Utc};
 use indexmap::IndexMap;
 use serde_json::json;
@@ -115,10 +115,7 @@ async fn create(
                 labels,
                 trigger: None,
             };
-            match create_execution_with_id(&state.executor, id, request).await {
-                Ok(execution) => Ok(execution),
-                Err(error) => Err(refused(&state, &namespace, &flow_id, revision, error).await),
-            }
+            create_execution(&state, id, request).await
         }
         Err(error) => Err(error),
     };
@@ -136,28 +133,34 @@ async fn create(
     Ok(Json(execution).into_response())
 }
 
-/// Why the executor refused to create an execution, as the API answers it.
-async fn refused(
+/// Creates execution `id` through the executor (inputs coerced first). A disabled flow is 409,
+/// a state problem as Kestra answers it; refused inputs are 422 naming the input.
+pub(crate) async fn create_execution(
     state: &ApiState,
-    namespace: &str,
-    flow_id: &str,
-    revision: Option<i32>,
-    error: baton_executor::executor::Error,
-) -> ApiError {
-    let baton_executor::executor::Error::Inputs(message) = error else {
-        return error.into();
-    };
-    // The executor refuses a disabled flow the same way as a bad input; Kestra answers that one
-    // with 409, a state problem rather than a request problem.
-    let disabled = state
-        .store
-        .get_flow(namespace, flow_id, revision)
-        .await
-        .is_ok_and(|record| record.disabled);
-    if disabled {
-        ApiError::Conflict(message)
-    } else {
-        ApiError::Unprocessable(message)
+    id: Uuid,
+    request: NewExecution,
+) -> ApiResult<Execution> {
+    let (namespace, flow_id, revision) = (
+        request.namespace.clone(),
+        request.flow_id.clone(),
+        request.revision,
+    );
+    match create_execution_with_id(&state.executor, id, request).await {
+        Ok(execution) => Ok(execution),
+        Err(baton_executor::executor::Error::Inputs(message)) => {
+            // The executor refuses a disabled flow the same way as a bad input.
+            let disabled = state
+                .store
+                .get_flow(&namespace, &flow_id, revision)
+                .await
+                .is_ok_and(|record| record.disabled);
+            Err(if disabled {
+                ApiError::Conflict(message)
+            } else {
+                ApiError::Unprocessable(message)
+            })
+        }
+        Err(error) => Err(error.into()),
     }
 }
 
@@ -254,15 +257,30 @@ async fn search(
         created_to: date(&params, "endDate")?,
         labels: params.labels()?.into_iter().collect(),
     };
-    let size = params
-        .parse::<u32>("size")?
-        .unwrap_or(DEFAULT_PAGE)
-        .clamp(1, MAX_PAGE);
-    let after = params.get("after").map(parse_cursor).transpose()?;
-    let page = state.store.list_executions(&filter, after, size).await?;
-    let results: Vec<_> = page.items.into_iter().map(|row| row.document).collect();
-    let next = page.next.map(format_cursor);
+    let (rows, next) = search_executions(
+        &state,
+        &filter,
+        params.parse::<u32>("size")?,
+        params.get("after"),
+    )
+    .await?;
+    let results: Vec<_> = rows.into_iter().map(|row| row.document).collect();
     Ok(Json(json!({"results": results, "next": next})))
+}
+
+/// One page of executions matching `filter`, newest first, and the cursor of the next page
+/// when there may be one. `after` is the `next` of the previous page.
+pub(crate) async fn search_executions(
+    state: &ApiState,
+    filter: &ExecutionFilter,
+    size: Option<u32>,
+    after: Option<&str>,
+) -> ApiResult<(Vec<ExecutionRow>, Option<String>)> {
+    let size = size.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    let after = after.map(parse_cursor).transpose()?;
+    let page = state.store.list_executions(filter, after, size).await?;
+    let next = page.next.map(format_cursor);
+    Ok((page.items, next))
 }
 
 /// The opaque `next` of a search page (read back by [`parse_cursor`]).
@@ -316,7 +334,7 @@ pub(crate) fn parse_cursor(text: &str) -> ApiResult<ExecutionCursor> {
         })
         .ok_or_else(|| {
             ApiError::BadRequest(format!(
-                "query parameter after={text:?}: expected the `next` of a previous page"
+                "page cursor {text:?}: expected the `next` of a previous page"
             ))
         })
 }
@@ -337,9 +355,14 @@ async fn kill_by_delete(
 /// Runs a failed, killed or cancelled execution again under the same id, from what failed:
 /// 202 with the execution as it is now, 409 for any other state.
 async fn restart(state: &ApiState, id: Uuid) -> ApiResult<Response> {
-    baton_executor::executor::restart(&state.executor, &id.to_string()).await?;
-    let row = state.store.get_execution(id).await?;
+    let row = restart_execution(state, id).await?;
     Ok((StatusCode::ACCEPTED, Json(row.document)).into_response())
+}
+
+/// Asks the executor to restart the execution; answers it as it is now.
+pub(crate) async fn restart_execution(state: &ApiState, id: Uuid) -> ApiResult<ExecutionRow> {
+    baton_executor::executor::restart(&state.executor, &id.to_string()).await?;
+    Ok(state.store.get_execution(id).await?)
 }
 
 /// `POST /api/v1/executions/{id}/replay?taskRunId=…`: a new execution that reuses the results
@@ -359,6 +382,13 @@ async fn replay(state: &ApiState, id: Uuid, params: &Params) -> ApiResult<Respon
 /// Asks the executor to kill the execution: 202 with the execution as it is now, 409 when it
 /// has already ended or is being killed.
 async fn kill(state: &ApiState, id: Uuid) -> ApiResult<Response> {
+    let row = kill_execution(state, id).await?;
+    Ok((StatusCode::ACCEPTED, Json(row.document)).into_response())
+}
+
+/// Puts a kill on the executor's queue unless the execution has ended or is being killed;
+/// answers the execution as it was when asked.
+pub(crate) async fn kill_execution(state: &ApiState, id: Uuid) -> ApiResult<ExecutionRow> {
     let row = state.store.get_execution(id).await?;
     if row.state.is_terminal() || row.state == ExecutionState::Killing {
         return Err(ApiError::Conflict(format!(
@@ -370,11 +400,17 @@ async fn kill(state: &ApiState, id: Uuid) -> ApiResult<Response> {
         .store
         .enqueue(&[StepMessage::message(&id.to_string(), vec![Event::Kill])])
         .await?;
-    Ok((StatusCode::ACCEPTED, Json(row.document)).into_response())
+    Ok(row)
 }
 
 /// Resumes a paused execution: 202 with the execution as it is now, 409 when it is not paused.
 async fn resume(state: &ApiState, id: Uuid) -> ApiResult<Response> {
+    let row = resume_execution(state, id).await?;
+    Ok((StatusCode::ACCEPTED, Json(row.document)).into_response())
+}
+
+/// Puts a resume on the executor's queue when the execution is paused; answers it as it was.
+pub(crate) async fn resume_execution(state: &ApiState, id: Uuid) -> ApiResult<ExecutionRow> {
     let row = state.store.get_execution(id).await?;
     if row.state != ExecutionState::Paused {
         return Err(ApiError::Conflict(format!(
@@ -386,5 +422,5 @@ async fn resume(state: &ApiState, id: Uuid) -> ApiResult<Response> {
         .store
         .enqueue(&[StepMessage::message(&id.to_string(), vec![Event::Resume])])
         .await?;
-    Ok((StatusCode::ACCEPTED, Json(row.document)).into_response())
+    Ok(row)
 }

@@ -80,6 +80,20 @@ fn parse_one(state: &ApiState, source: &str) -> ApiResult<(baton_core::flow::Flo
     }
 }
 
+/// Parses one flow and deploys it: its first revision, or a new one when the source changed
+/// (an upsert, as Kestra's import does). Answers the revision and the parser's warnings.
+pub(crate) async fn deploy(
+    state: &ApiState,
+    source: &str,
+) -> ApiResult<(FlowRecord, Vec<Diagnostic>)> {
+    let (flow, parsed) = parse_one(state, source)?;
+    let record = state
+        .store
+        .deploy_flow(&flow.namespace, &flow.id, source, flow.disabled)
+        .await?;
+    Ok((record, parsed.diagnostics))
+}
+
 /// `POST /api/v1/flows`, body = YAML. Creates a flow; 409 if it already exists (use `PUT`).
 async fn create(State(state): State<ApiState>, body: Bytes) -> ApiResult<impl IntoResponse> {
     let source = utf8(&body)?;
@@ -131,17 +145,27 @@ async fn read(
     Query(query): Query<Vec<(String, String)>>,
 ) -> ApiResult<impl IntoResponse> {
     let revision = Params(query).parse::<i32>("revision")?;
-    let record = state
+    let record = read_flow(&state, &namespace, &id, revision).await?;
+    Ok(Json(FlowBody::new(record, None)))
+}
+
+/// A flow's latest revision, or `revision`; 404 naming the revision when it is the one missing.
+pub(crate) async fn read_flow(
+    state: &ApiState,
+    namespace: &str,
+    id: &str,
+    revision: Option<i32>,
+) -> ApiResult<FlowRecord> {
+    state
         .store
-        .get_flow(&namespace, &id, revision)
+        .get_flow(namespace, id, revision)
         .await
         .map_err(|error| match (error, revision) {
             (baton_store::Error::FlowNotFound { .. }, Some(revision)) => ApiError::NotFound(
                 format!("flow {namespace}.{id} revision {revision} not found"),
             ),
             (error, _) => error.into(),
-        })?;
-    Ok(Json(FlowBody::new(record, None)))
+        })
 }
 
 /// `GET /api/v1/flows/{namespace}/{id}/revisions`: every revision, oldest first.
@@ -176,19 +200,44 @@ async fn search(
     Query(query): Query<Vec<(String, String)>>,
 ) -> ApiResult<impl IntoResponse> {
     let params = Params(query);
-    let size = params
-        .parse::<u32>("size")?
-        .unwrap_or(DEFAULT_PAGE)
-        .clamp(1, MAX_PAGE);
-    let page = params.parse::<u32>("page")?.unwrap_or(1).max(1);
-    let after = match params.get("after") {
+    let page = FlowPage {
+        namespace_prefix: params.get("namespace").map(str::to_owned),
+        size: params.parse::<u32>("size")?,
+        page: params.parse::<u32>("page")?,
+        after: params.get("after").map(str::to_owned),
+    };
+    let (flows, next) = list_flows(&state, page).await?;
+    let results: Vec<FlowBody> = flows.into_iter().map(|r| FlowBody::new(r, None)).collect();
+    Ok(Json(json!({"results": results, "next": next})))
+}
+
+/// Which flows a search asks for.
+#[derive(Default)]
+pub(crate) struct FlowPage {
+    pub namespace_prefix: Option<String>,
+    /// Flows per page: [`DEFAULT_PAGE`] when not given, at most [`MAX_PAGE`].
+    pub size: Option<u32>,
+    /// Kestra's 1-based page number, when no cursor is given.
+    pub page: Option<u32>,
+    /// The `next` of the previous page.
+    pub after: Option<String>,
+}
+
+/// One page of flows (latest revisions) and the cursor of the next, when there may be one.
+pub(crate) async fn list_flows(
+    state: &ApiState,
+    request: FlowPage,
+) -> ApiResult<(Vec<FlowRecord>, Option<String>)> {
+    let size = request.size.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    let page = request.page.unwrap_or(1).max(1);
+    let after = match request.after.as_deref() {
         Some(cursor) => Some(
             cursor
                 .split_once('/')
                 .map(|(ns, id)| (ns.to_owned(), id.to_owned()))
                 .ok_or_else(|| {
                     ApiError::BadRequest(format!(
-                        "query parameter after={cursor:?}: expected the `next` of a previous page"
+                        "page cursor {cursor:?}: expected the `next` of a previous page"
                     ))
                 })?,
         ),
@@ -201,34 +250,56 @@ async fn search(
         0
     };
     let filter = FlowFilter {
-        namespace_prefix: params.get("namespace").map(str::to_owned),
+        namespace_prefix: request.namespace_prefix,
         after,
         limit: skip.saturating_add(size),
     };
     let flows = state.store.list_flows(&filter).await?;
     let full = flows.len() >= filter.limit as usize;
-    let results: Vec<FlowBody> = flows
-        .into_iter()
-        .skip(skip as usize)
-        .map(|r| FlowBody::new(r, None))
-        .collect();
-    let next = results
+    let flows: Vec<FlowRecord> = flows.into_iter().skip(skip as usize).collect();
+    let next = flows
         .last()
         .filter(|_| full)
         .map(|last| format!("{}/{}", last.namespace, last.id));
-    Ok(Json(json!({"results": results, "next": next})))
+    Ok((flows, next))
 }
 
 /// `POST /api/v1/flows/validate`, body = one or several `---` separated flows. Always 200: the
 /// verdict is in the body, one entry per document, as Kestra does.
 async fn validate(State(state): State<ApiState>, body: Bytes) -> ApiResult<impl IntoResponse> {
     let source = utf8(&body)?;
+    let verdicts: Vec<Value> = validate_source(&state, source)
+        .into_iter()
+        .map(|verdict| {
+            json!({
+                "index": verdict.index,
+                "namespace": verdict.namespace,
+                "id": verdict.id,
+                "valid": verdict.valid,
+                "diagnostics": verdict.diagnostics.iter().map(diagnostic_json).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(Json(verdicts))
+}
+
+/// What validation says about one document of a source.
+pub(crate) struct FlowVerdict {
+    pub index: usize,
+    pub namespace: Option<String>,
+    pub id: Option<String>,
+    pub valid: bool,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// One verdict per document of `source`; nothing is deployed.
+pub(crate) fn validate_source(state: &ApiState, source: &str) -> Vec<FlowVerdict> {
     let parsed = state.parser.parse_all(source);
     // The parser drops the flow of a document with errors; read its identity from the tree so
     // the answer can still say which flow each verdict is about.
     let trees = parse_documents(source, &YamlLimits::default()).unwrap_or_default();
-    let verdicts: Vec<Value> = parsed
-        .iter()
+    parsed
+        .into_iter()
         .enumerate()
         .map(|(index, parsed)| {
             let field = |key: &str| -> Option<String> {
@@ -242,16 +313,15 @@ async fn validate(State(state): State<ApiState>, body: Bytes) -> ApiResult<impl 
                         .map(str::to_owned),
                 }
             };
-            json!({
-                "index": index,
-                "namespace": field("namespace"),
-                "id": field("id"),
-                "valid": parsed.is_valid(),
-                "diagnostics": parsed.diagnostics.iter().map(diagnostic_json).collect::<Vec<_>>(),
-            })
+            FlowVerdict {
+                index,
+                namespace: field("namespace"),
+                id: field("id"),
+                valid: parsed.is_valid(),
+                diagnostics: parsed.diagnostics,
+            }
         })
-        .collect();
-    Ok(Json(verdicts))
+        .collect()
 }
 
 /// `POST /api/v1/flows/import`, multipart with one or more `fileUpload` parts, each a YAML file

@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use baton_store::Execution as ExecutionRow;
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt as _};
 use serde_json::json;
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -46,41 +46,62 @@ pub(crate) async fn wait_until_ended(state: &ApiState, id: Uuid) -> ApiResult<Ex
 pub(crate) async fn follow(state: ApiState, id: Uuid) -> ApiResult<Response> {
     // Answer 404 now, not as an event in a 200 stream.
     let first = state.store.get_execution(id).await?;
-    let follower = Follower {
-        poll: state.options.execution_follow_poll,
-        state,
-        id,
-        next: Some(first),
-        version: None,
-        ended: false,
-    };
-    Ok(Sse::new(follower.into_stream())
+    let events = changes(state, first).map(|change| {
+        Ok::<_, Infallible>(match change {
+            Ok(row) => {
+                let id = if row.state.is_terminal() {
+                    "end"
+                } else {
+                    "progress"
+                };
+                Event::default().id(id).data(row.document.to_string())
+            }
+            Err(error) => Event::default()
+                .event("error")
+                .data(json!({"message": error.to_string()}).to_string()),
+        })
+    });
+    Ok(Sse::new(events)
         .keep_alive(KeepAlive::default())
         .into_response())
 }
 
-struct Follower {
+/// The execution as `first` has it, then each later version of it (the store bumps the row's
+/// `version` on every write), read every [`crate::ApiOptions::execution_follow_poll`]; the
+/// stream ends after the first version in a terminal state, or after a store error.
+/// Polling happens only while the caller reads, and stops when it drops the stream.
+pub(crate) fn changes(
+    state: ApiState,
+    first: ExecutionRow,
+) -> impl Stream<Item = Result<ExecutionRow, baton_store::Error>> + Send + 'static {
+    let watcher = Watcher {
+        poll: state.options.execution_follow_poll,
+        id: first.id,
+        state,
+        next: Some(first),
+        version: None,
+        ended: false,
+    };
+    futures_util::stream::unfold(watcher, |mut watcher| async move {
+        let change = watcher.next_change().await?;
+        Some((change, watcher))
+    })
+}
+
+struct Watcher {
     state: ApiState,
     id: Uuid,
     poll: Duration,
     /// A row already read and not yet looked at (the first one, read to answer 404).
     next: Option<ExecutionRow>,
-    /// The version of the last document sent.
+    /// The version of the last row handed out.
     version: Option<i64>,
-    /// The `end` (or `error`) event was sent; the stream closes.
+    /// The last row (terminal) or an error was handed out; the stream ends.
     ended: bool,
 }
 
-impl Follower {
-    fn into_stream(self) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'static {
-        // Polling happens only while the client reads and stops when it hangs up.
-        futures_util::stream::unfold(self, |mut follower| async move {
-            let event = follower.next_event().await?;
-            Some((Ok(event), follower))
-        })
-    }
-
-    async fn next_event(&mut self) -> Option<Event> {
+impl Watcher {
+    async fn next_change(&mut self) -> Option<Result<ExecutionRow, baton_store::Error>> {
         if self.ended {
             return None;
         }
@@ -90,21 +111,16 @@ impl Follower {
                 None => match self.state.store.get_execution(self.id).await {
                     Ok(row) => row,
                     Err(error) => {
-                        tracing::warn!(execution_id = %self.id, ?error, "execution follower stopped");
+                        tracing::warn!(execution_id = %self.id, ?error, "execution watcher stopped");
                         self.ended = true;
-                        return Some(
-                            Event::default()
-                                .event("error")
-                                .data(json!({"message": error.to_string()}).to_string()),
-                        );
+                        return Some(Err(error));
                     }
                 },
             };
             if self.version != Some(row.version) {
                 self.version = Some(row.version);
                 self.ended = row.state.is_terminal();
-                let id = if self.ended { "end" } else { "progress" };
-                return Some(Event::default().id(id).data(row.document.to_string()));
+                return Some(Ok(row));
             }
             tokio::time::sleep(self.poll).await;
         }

@@ -1,4 +1,5 @@
-//! Baton's REST API: what the web UI, curl and the CLI talk to.
+//! Baton's REST API: what the web UI, curl and the CLI talk to, and its gRPC twin
+//! (`baton.v1.FlowService` and `ExecutionService`, see [`grpc`]) on the same port.
 //!
 //! Paths and shapes follow Kestra 1.x's `/api/v1/...` where practical, both without and with
 //! the OSS tenant segment (`/api/v1/main/...`: the same routes nested twice), so Kestra habits
@@ -27,10 +28,12 @@ mod executions;
 mod files;
 mod flows;
 mod follow;
+pub mod grpc;
 mod logs;
 mod query;
 mod ui;
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -206,6 +209,34 @@ async fn health(State(state): State<ApiState>) -> impl IntoResponse {
             )
         }
     }
+}
+
+/// Routes a gRPC service on an axum router by its path prefix (`/package.Service/…`). The API
+/// router keeps its own JSON 404 fallback, so services are routed rather than merged as a
+/// second router (axum refuses two fallbacks) — the same thing tonic's `Routes` does inside.
+/// Routes added this way are outside the REST basic-auth layer: each service authenticates
+/// its own calls.
+pub fn route_grpc<S, B>(router: Router, service: S) -> Router
+where
+    S: tower::Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<B>,
+            Error = Infallible,
+        > + tonic::server::NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+    // Services behind a tonic interceptor answer with the interceptor's own body type.
+    B: http_body::Body<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    use tower::ServiceExt as _;
+    let service = service.map_request(|request: http::Request<axum::body::Body>| {
+        request.map(tonic::body::Body::new)
+    });
+    router.route_service(&format!("/{}/{{*rest}}", S::NAME), service)
 }
 
 async fn no_route(method: Method, uri: Uri) -> ApiError {

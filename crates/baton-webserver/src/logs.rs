@@ -15,8 +15,9 @@ use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
 use axum::{Json, Router};
+use baton_core::execution::State as ExecutionState;
 use baton_store::{LogCursor, LogLevel, LogRecord};
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt as _};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -37,10 +38,10 @@ pub fn routes() -> Router<ApiState> {
 }
 
 /// Which lines a client wants.
-struct LineFilter {
+pub(crate) struct LineFilter {
     /// The least severe level shown: `WARN` shows ERROR and WARN.
-    min_level: LogLevel,
-    task_run_id: Option<String>,
+    pub min_level: LogLevel,
+    pub task_run_id: Option<String>,
 }
 
 impl LineFilter {
@@ -84,12 +85,22 @@ fn task_ids(document: &Value) -> HashMap<String, String> {
         .collect()
 }
 
-fn line_json(record: &LogRecord, task_ids: &HashMap<String, String>) -> Value {
+/// The task id of a line's task run, when the line has one.
+fn task_id_of(record: &LogRecord, task_ids: &HashMap<String, String>) -> Option<String> {
+    record
+        .entry
+        .task_run_id
+        .as_ref()
+        .and_then(|id| task_ids.get(id))
+        .cloned()
+}
+
+fn line_json(record: &LogRecord, task_id: Option<&str>) -> Value {
     let entry = &record.entry;
     json!({
         "executionId": entry.execution_id,
         "taskRunId": entry.task_run_id,
-        "taskId": entry.task_run_id.as_ref().and_then(|id| task_ids.get(id)),
+        "taskId": task_id,
         "attempt": entry.attempt,
         "level": entry.level.as_str(),
         "timestamp": entry.timestamp,
@@ -124,7 +135,7 @@ async fn page(
         .iter()
         .skip(skip as usize)
         .filter(|record| filter.accepts(record))
-        .map(|record| line_json(record, &task_ids))
+        .map(|record| line_json(record, task_id_of(record, &task_ids).as_deref()))
         .collect();
     let next = (skip as usize + read).to_string();
     Ok(Json(json!({"results": results, "next": next})))
@@ -143,57 +154,89 @@ async fn follow(
     let filter = LineFilter::from_params(&Params(query))?;
     // Answer 404 now, not as an event in a 200 stream.
     state.store.get_execution(id).await?;
+    let mut sent = 0u64;
+    let events = read_lines(state, id, filter, true).map(move |item| {
+        Ok::<_, Infallible>(match item {
+            Ok(FollowedLog::Line { record, task_id }) => {
+                sent += 1;
+                Event::default()
+                    .id((sent - 1).to_string())
+                    .data(line_json(&record, task_id.as_deref()).to_string())
+            }
+            Ok(FollowedLog::End(state)) => Event::default()
+                .event("end")
+                .data(json!({"executionId": id, "state": state}).to_string()),
+            Err(error) => Event::default()
+                .event("error")
+                .data(json!({"message": error.to_string()}).to_string()),
+        })
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+/// What [`read_lines`] hands out.
+pub(crate) enum FollowedLog {
+    /// A line, with the task id of its task run (read from the execution).
+    Line {
+        record: LogRecord,
+        task_id: Option<String>,
+    },
+    /// Following only, last: the execution ended in this state and every line was sent.
+    End(ExecutionState),
+}
+
+/// The execution's lines that pass `filter`, oldest first. With `follow`, new lines as they
+/// are written (the store is polled every [`crate::ApiOptions::follow_poll`]) and then
+/// [`FollowedLog::End`] once the execution has ended; without, the stream ends after the lines
+/// there are now. A store error is the stream's last item. Polling happens only while the
+/// caller reads, and stops when it drops the stream, so no task outlives a reader.
+pub(crate) fn read_lines(
+    state: ApiState,
+    id: Uuid,
+    filter: LineFilter,
+    follow: bool,
+) -> impl Stream<Item = Result<FollowedLog, baton_store::Error>> + Send + 'static {
     let follower = Follower {
         state,
         id,
         filter,
+        follow,
         cursor: None,
-        sent: 0,
         pending: VecDeque::new(),
         ended: false,
     };
-    Ok(Sse::new(follower.into_stream()).keep_alive(KeepAlive::default()))
+    futures_util::stream::unfold(follower, |mut follower| async move {
+        let item = follower.next_item().await?;
+        Some((item, follower))
+    })
 }
 
 struct Follower {
     state: ApiState,
     id: Uuid,
     filter: LineFilter,
+    /// Keep reading until the execution has ended.
+    follow: bool,
     /// The store's position after the last line read.
     cursor: Option<LogCursor>,
-    /// Lines sent, the event id of the next one.
-    sent: u64,
-    pending: VecDeque<Event>,
-    /// The `end` event is queued; nothing is read any more.
+    pending: VecDeque<FollowedLog>,
+    /// Nothing is read any more: the end was queued, or an error was handed out.
     ended: bool,
 }
 
 impl Follower {
-    fn into_stream(self) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'static {
-        // `unfold` drives the polling only while the client reads, and stops when it hangs up
-        // (the stream is dropped), so no task outlives a follower.
-        futures_util::stream::unfold(self, |mut follower| async move {
-            let event = follower.next_event().await?;
-            Some((Ok(event), follower))
-        })
-    }
-
-    async fn next_event(&mut self) -> Option<Event> {
+    async fn next_item(&mut self) -> Option<Result<FollowedLog, baton_store::Error>> {
         loop {
-            if let Some(event) = self.pending.pop_front() {
-                return Some(event);
+            if let Some(item) = self.pending.pop_front() {
+                return Some(Ok(item));
             }
             if self.ended {
                 return None;
             }
             if let Err(error) = self.poll().await {
                 tracing::warn!(execution_id = %self.id, ?error, "log follower stopped");
-                self.pending.push_back(
-                    Event::default()
-                        .event("error")
-                        .data(json!({"message": error.to_string()}).to_string()),
-                );
                 self.ended = true;
+                return Some(Err(error));
             }
         }
     }
@@ -214,23 +257,20 @@ impl Follower {
         } else {
             task_ids(&row.document)
         };
-        for record in records.iter().filter(|r| self.filter.accepts(r)) {
-            self.pending.push_back(
-                Event::default()
-                    .id(self.sent.to_string())
-                    .data(line_json(record, &task_ids).to_string()),
-            );
-            self.sent += 1;
+        for record in records {
+            if self.filter.accepts(&record) {
+                let task_id = task_id_of(&record, &task_ids);
+                self.pending
+                    .push_back(FollowedLog::Line { record, task_id });
+            }
         }
         if full {
             return Ok(());
         }
-        if row.state.is_terminal() {
-            self.pending.push_back(
-                Event::default()
-                    .event("end")
-                    .data(json!({"executionId": self.id, "state": row.state}).to_string()),
-            );
+        if !self.follow {
+            self.ended = true;
+        } else if row.state.is_terminal() {
+            self.pending.push_back(FollowedLog::End(row.state));
             self.ended = true;
         } else if self.pending.is_empty() {
             tokio::time::sleep(self.state.options.follow_poll).await;

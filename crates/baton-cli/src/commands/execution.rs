@@ -19,6 +19,9 @@ use tokio::sync::mpsc;
 
 use crate::client::{self, Client, Error, ServerArgs, out};
 
+/// The exit code of `run --wait` when the execution ended WARNING.
+const WARNING_EXIT: u8 = 3;
+
 /// How often `run --wait` reads the execution document for task run state changes.
 const STATE_POLL: Duration = Duration::from_millis(250);
 
@@ -34,8 +37,8 @@ pub enum ExecutionCommand {
         /// A label, KEY=VALUE (repeatable).
         #[arg(long = "label", value_name = "KEY=VALUE", value_parser = key_value)]
         labels: Vec<(String, String)>,
-        /// Print task run states and logs as they come; exit 0 on SUCCESS or WARNING, 1 on any
-        /// other final state.
+        /// Print task run states and logs as they come; exit 0 on SUCCESS, 3 on WARNING (only
+        /// allowed failures), 1 on any other final state.
         #[arg(long)]
         wait: bool,
     },
@@ -128,12 +131,12 @@ async fn run_execution(
         return Ok(ExitCode::SUCCESS);
     }
     let end = watch(client, style, &created.id, true).await?;
-    // A WARNING execution ended with every failure allowed (`allowFailure`): the flow did
-    // what its author asked, so it counts as success, as an exit status for scripts.
-    Ok(if end == "SUCCESS" || end == "WARNING" {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+    Ok(match end.as_str() {
+        "SUCCESS" => ExitCode::SUCCESS,
+        // Every failure was allowed (`allowFailure`): not a failed run, but not the clean one
+        // a script checks for with 0 either; its own code lets a script accept it.
+        "WARNING" => ExitCode::from(WARNING_EXIT),
+        _ => ExitCode::FAILURE,
     })
 }
 

@@ -2,10 +2,13 @@
 
 use std::collections::HashMap;
 use std::process::ExitCode;
-use std::time::Duration;
+
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
+
+use crate::config::{self, Config, Role};
 
 #[derive(Subcommand)]
 pub enum ServerCommand {
@@ -55,204 +58,303 @@ pub fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Flags every role takes: the configuration file, dumping it, logging.
+#[derive(Args)]
+pub struct ConfigArgs {
+    /// The configuration file (default: ./baton.yaml when it exists) [env: BATON_CONFIG].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print the effective configuration (defaults < file < BATON_* variables < flags) as
+    /// YAML, secrets redacted, and exit.
+    #[arg(long)]
+    dump_config: bool,
+    /// A log filter: a level (info) or directives (info,baton_executor=debug) [env: BATON_LOG].
+    #[arg(long, value_name = "FILTER")]
+    log_level: Option<String>,
+    /// text or json [env: BATON_LOG_FORMAT].
+    #[arg(long, value_name = "FORMAT")]
+    log_format: Option<String>,
+    /// Export traces to this OTLP/gRPC collector, e.g. http://otel-collector:4317
+    /// [env: OTEL_EXPORTER_OTLP_ENDPOINT].
+    #[arg(long, value_name = "URL")]
+    otlp_endpoint: Option<String>,
+    /// The service.name of exported spans (default baton-ROLE) [env: OTEL_SERVICE_NAME].
+    #[arg(long, value_name = "NAME")]
+    service_name: Option<String>,
+}
+
 #[derive(Args)]
 pub struct LocalArgs {
-    /// Where the API (and the workers' gRPC) listens.
-    #[arg(long, env = "BATON_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: std::net::SocketAddr,
-    /// Where the SQLite store, task working directories and internal storage live.
-    #[arg(long, env = "BATON_DATA_DIR", default_value = ".baton")]
-    data_dir: std::path::PathBuf,
-    /// Task runs the in-process worker runs at once (default: one per CPU).
-    #[arg(long, env = "BATON_WORKER_SLOTS")]
-    slots: Option<u32>,
-    /// Internal storage: a directory for files of executions (default
-    /// <data-dir>/storage).
-    #[arg(long, env = "BATON_STORAGE")]
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Where the API (and the workers' gRPC) listens (default 127.0.0.1:8080) [env: BATON_LISTEN].
+    #[arg(long, value_name = "ADDRESS")]
+    listen: Option<String>,
+    /// Where the SQLite store and task working directories live (default .baton)
+    /// [env: BATON_DATA_DIR].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<String>,
+    /// Task runs the in-process worker runs at once (default: one per CPU)
+    /// [env: BATON_WORKER_SLOTS].
+    #[arg(long, value_name = "N")]
+    slots: Option<String>,
+    /// Internal storage: a directory for files of executions (default <data-dir>/storage)
+    /// [env: BATON_STORAGE].
+    #[arg(long, value_name = "DIR")]
     storage: Option<String>,
-    /// A folder of flow files (one flow per file) deployed at start and whenever they change.
-    #[arg(long, env = "BATON_FLOWS_DIR", default_value = "flows")]
-    flows_dir: std::path::PathBuf,
-    /// Ask API clients for these credentials, as USER:PASSWORD (HTTP basic auth).
-    #[arg(long, env = "BATON_BASIC_AUTH", hide_env_values = true)]
+    /// A folder of flow files (one flow per file) deployed at start and whenever they change
+    /// (default flows) [env: BATON_FLOWS_DIR].
+    #[arg(long, value_name = "DIR")]
+    flows_dir: Option<String>,
+    /// Ask API clients for these credentials, USER:PASSWORD (HTTP basic auth)
+    /// [env: BATON_BASIC_AUTH].
+    #[arg(long, value_name = "USER:PASSWORD")]
     basic_auth: Option<String>,
     /// Let script tasks on the Docker runner bind-mount host paths (`volumes`); off by default,
-    /// as a mount gives a flow's author the worker host's files.
-    #[arg(long, env = "BATON_DOCKER_VOLUMES_ENABLED")]
+    /// as a mount gives a flow's author the worker host's files
+    /// [env: BATON_DOCKER_VOLUMES_ENABLED=true].
+    #[arg(long)]
     docker_volumes_enabled: bool,
 }
 
 #[derive(Args)]
 pub struct ServerArgs {
-    /// Baton's Postgres, e.g. postgres://baton:secret@db:5432/baton.
-    #[arg(long, env = "BATON_DATABASE_URL", hide_env_values = true)]
-    database_url: String,
-    /// Where the API and the workers' gRPC listen.
-    #[arg(long, env = "BATON_LISTEN", default_value = "0.0.0.0:8080")]
-    listen: std::net::SocketAddr,
-    /// The token workers must present (standalone and executor).
-    #[arg(
-        long,
-        env = "BATON_WORKER_TOKEN",
-        hide_env_values = true,
-        default_value = ""
-    )]
-    token: String,
-    /// Standalone only: task runs the in-process worker runs at once (default: one per CPU).
-    #[arg(long, env = "BATON_WORKER_SLOTS")]
-    slots: Option<u32>,
-    /// Where task working directories (standalone) and, without --storage, internal storage
-    /// (standalone and webserver) live.
-    #[arg(long, env = "BATON_DATA_DIR", default_value = ".baton")]
-    data_dir: std::path::PathBuf,
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Baton's Postgres, e.g. postgres://baton:secret@db:5432/baton [env: BATON_DATABASE_URL].
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+    /// Where the API and the workers' gRPC listen (default 0.0.0.0:8080) [env: BATON_LISTEN].
+    #[arg(long, value_name = "ADDRESS")]
+    listen: Option<String>,
+    /// The token workers must present (standalone and executor) [env: BATON_WORKER_TOKEN].
+    #[arg(long, value_name = "TOKEN")]
+    token: Option<String>,
+    /// Standalone only: task runs the in-process worker runs at once (default: one per CPU)
+    /// [env: BATON_WORKER_SLOTS].
+    #[arg(long, value_name = "N")]
+    slots: Option<String>,
+    /// Standalone only: where task working directories are created (default .baton)
+    /// [env: BATON_DATA_DIR].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<String>,
     /// Internal storage: a directory every process of the deployment shares (default
-    /// <data-dir>/storage).
-    #[arg(long, env = "BATON_STORAGE")]
+    /// <data-dir>/storage) [env: BATON_STORAGE].
+    #[arg(long, value_name = "DIR")]
     storage: Option<String>,
-    /// Ask API clients for these credentials, as USER:PASSWORD (HTTP basic auth).
-    #[arg(long, env = "BATON_BASIC_AUTH", hide_env_values = true)]
+    /// A folder of flow files deployed at start and whenever they change [env: BATON_FLOWS_DIR].
+    #[arg(long, value_name = "DIR")]
+    flows_dir: Option<String>,
+    /// Ask API clients for these credentials, USER:PASSWORD (HTTP basic auth)
+    /// [env: BATON_BASIC_AUTH].
+    #[arg(long, value_name = "USER:PASSWORD")]
     basic_auth: Option<String>,
     /// Seconds an executor's claim on a queue message lasts unless renewed: how long its work
-    /// waits before another executor takes it over when it dies.
-    #[arg(long, env = "BATON_CLAIM_LEASE", default_value_t = 30.0)]
-    claim_lease: f64,
+    /// waits before another executor takes it over when it dies (default 30)
+    /// [env: BATON_CLAIM_LEASE].
+    #[arg(long, value_name = "SECONDS")]
+    claim_lease: Option<String>,
     /// Seconds a worker's hold on a task run lasts without a heartbeat: how long a vanished
-    /// worker's task runs wait before going to another worker.
-    #[arg(long, env = "BATON_WORKER_LEASE", default_value_t = 30.0)]
-    worker_lease: f64,
-    /// Standalone only: let script tasks on the Docker runner bind-mount host paths (`volumes`).
-    #[arg(long, env = "BATON_DOCKER_VOLUMES_ENABLED")]
+    /// worker's task runs wait before going to another worker (default 30)
+    /// [env: BATON_WORKER_LEASE].
+    #[arg(long, value_name = "SECONDS")]
+    worker_lease: Option<String>,
+    /// Standalone only: let script tasks on the Docker runner bind-mount host paths (`volumes`); off by default,
+    /// as a mount gives a flow's author the worker host's files
+    /// [env: BATON_DOCKER_VOLUMES_ENABLED=true].
+    #[arg(long)]
     docker_volumes_enabled: bool,
 }
 
 #[derive(Args)]
 pub struct WorkerArgs {
-    /// The executor's gRPC address, e.g. http://executor:8081.
-    #[arg(long, env = "BATON_EXECUTOR_URL")]
-    executor: String,
-    /// The shared worker token (prefer the environment variable to the flag).
-    #[arg(long, env = "BATON_WORKER_TOKEN", hide_env_values = true)]
-    token: String,
-    /// How many task runs to run at once (default: one per CPU).
-    #[arg(long, env = "BATON_WORKER_SLOTS")]
-    slots: Option<u32>,
-    /// Take only task runs of this worker group.
-    #[arg(long, env = "BATON_WORKER_GROUP")]
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// The executor's gRPC address, e.g. http://executor:8081 [env: BATON_EXECUTOR_URL].
+    #[arg(long, value_name = "URL")]
+    executor: Option<String>,
+    /// The shared worker token (prefer the environment variable) [env: BATON_WORKER_TOKEN].
+    #[arg(long, value_name = "TOKEN")]
+    token: Option<String>,
+    /// How many task runs to run at once (default: one per CPU) [env: BATON_WORKER_SLOTS].
+    #[arg(long, value_name = "N")]
+    slots: Option<String>,
+    /// Take only task runs of this worker group [env: BATON_WORKER_GROUP].
+    #[arg(long, value_name = "GROUP")]
     worker_group: Option<String>,
-    /// The worker's id (default: hostname-pid-random).
-    #[arg(long, env = "BATON_WORKER_ID")]
+    /// The worker's id (default: hostname-pid-random) [env: BATON_WORKER_ID].
+    #[arg(long, value_name = "ID")]
     worker_id: Option<String>,
     /// Internal storage: the directory the webserver and every worker share. Without it, tasks
-    /// that use files (outputFiles, kestra:// inputFiles, read(), purge) fail.
-    #[arg(long, env = "BATON_STORAGE")]
+    /// that use files (outputFiles, kestra:// inputFiles, read(), purge) fail
+    /// [env: BATON_STORAGE].
+    #[arg(long, value_name = "DIR")]
     storage: Option<String>,
-    /// Seconds running task runs may take to finish on SIGTERM before they are handed back.
-    #[arg(long, env = "BATON_WORKER_DRAIN_GRACE", default_value_t = 60.0)]
-    drain_grace: f64,
+    /// Seconds running task runs may take to finish on SIGTERM before they are handed back
+    /// (default 60) [env: BATON_WORKER_DRAIN_GRACE].
+    #[arg(long, value_name = "SECONDS")]
+    drain_grace: Option<String>,
     /// Let script tasks on the Docker runner bind-mount host paths (`volumes`); off by default,
-    /// as a mount gives a flow's author the worker host's files.
-    #[arg(long, env = "BATON_DOCKER_VOLUMES_ENABLED")]
+    /// as a mount gives a flow's author the worker host's files
+    /// [env: BATON_DOCKER_VOLUMES_ENABLED=true].
+    #[arg(long)]
     docker_volumes_enabled: bool,
-    /// Where the worker's health endpoints listen (none unless set; the container image sets
-    /// 0.0.0.0:8080, as for every role).
-    #[arg(long, env = "BATON_LISTEN")]
-    listen: Option<std::net::SocketAddr>,
+    /// Where the worker serves /health/* and /metrics (none unless set; the container image
+    /// sets 0.0.0.0:8080) [env: BATON_WORKER_LISTEN].
+    #[arg(long, value_name = "ADDRESS")]
+    worker_listen: Option<String>,
+}
+
+/// The flags given, as (flag, text), for the configuration's flag layer.
+struct Flags(Vec<(&'static str, String)>);
+
+impl Flags {
+    fn new(config: &ConfigArgs) -> Self {
+        let mut flags = Self(Vec::new());
+        flags
+            .add("log-level", &config.log_level)
+            .add("log-format", &config.log_format)
+            .add("otlp-endpoint", &config.otlp_endpoint)
+            .add("service-name", &config.service_name);
+        flags
+    }
+
+    fn add(&mut self, flag: &'static str, value: &Option<String>) -> &mut Self {
+        if let Some(value) = value {
+            self.0.push((flag, value.clone()));
+        }
+        self
+    }
+
+    /// A flag without a value: given means true.
+    fn switch(&mut self, flag: &'static str, given: bool) -> &mut Self {
+        if given {
+            self.0.push((flag, "true".to_owned()));
+        }
+        self
+    }
 }
 
 pub fn run(command: ServerCommand) -> anyhow::Result<ExitCode> {
-    let options = match command {
-        ServerCommand::Worker(args) => return worker(args),
-        ServerCommand::Local(args) => crate::node::NodeOptions {
-            store: crate::node::StoreChoice::Sqlite(args.data_dir.join("baton.db")),
-            listen: args.listen,
-            executor: true,
-            webserver: true,
-            worker_slots: default_slots(args.slots),
-            // Only the in-process worker connects, over loopback; a fresh token per start.
-            token: uuid::Uuid::now_v7().simple().to_string(),
-            work_dir: args.data_dir.join("work"),
-            storage: Some(storage_location(args.storage, &args.data_dir)),
-            flows_dir: args.flows_dir.is_dir().then_some(args.flows_dir),
-            secrets: secrets(std::env::vars()),
-            claim_lease: Duration::from_secs(30),
-            worker_lease: Duration::from_secs(30),
-            basic_auth: basic_auth(args.basic_auth.as_deref())?,
-            docker: docker_settings(args.docker_volumes_enabled),
-        },
-        ServerCommand::Standalone(args) => server_options(args, true, true, true)?,
-        ServerCommand::Executor(args) => server_options(args, true, false, false)?,
-        ServerCommand::Webserver(args) => server_options(args, false, true, false)?,
+    let (role, args, flags) = match &command {
+        ServerCommand::Local(args) => {
+            let mut flags = Flags::new(&args.config);
+            flags
+                .add("listen", &args.listen)
+                .add("data-dir", &args.data_dir)
+                .add("storage", &args.storage)
+                .add("slots", &args.slots)
+                .add("flows-dir", &args.flows_dir)
+                .add("basic-auth", &args.basic_auth)
+                .switch("docker-volumes-enabled", args.docker_volumes_enabled);
+            (Role::Local, &args.config, flags)
+        }
+        ServerCommand::Standalone(args)
+        | ServerCommand::Executor(args)
+        | ServerCommand::Webserver(args) => {
+            let role = match command {
+                ServerCommand::Standalone(_) => Role::Standalone,
+                ServerCommand::Executor(_) => Role::Executor,
+                _ => Role::Webserver,
+            };
+            let mut flags = Flags::new(&args.config);
+            flags
+                .add("database-url", &args.database_url)
+                .add("listen", &args.listen)
+                .add("token", &args.token)
+                .add("slots", &args.slots)
+                .add("data-dir", &args.data_dir)
+                .add("storage", &args.storage)
+                .add("flows-dir", &args.flows_dir)
+                .add("basic-auth", &args.basic_auth)
+                .add("claim-lease", &args.claim_lease)
+                .add("worker-lease", &args.worker_lease)
+                .switch("docker-volumes-enabled", args.docker_volumes_enabled);
+            (role, &args.config, flags)
+        }
+        ServerCommand::Worker(args) => {
+            let mut flags = Flags::new(&args.config);
+            flags
+                .add("executor", &args.executor)
+                .add("token", &args.token)
+                .add("slots", &args.slots)
+                .add("worker-group", &args.worker_group)
+                .add("worker-id", &args.worker_id)
+                .add("storage", &args.storage)
+                .add("drain-grace", &args.drain_grace)
+                .add("worker-listen", &args.worker_listen)
+                .switch("docker-volumes-enabled", args.docker_volumes_enabled);
+            (Role::Worker, &args.config, flags)
+        }
     };
-    node(options)
-}
-
-/// `USER:PASSWORD` into credentials; the user ends at the first colon.
-fn basic_auth(value: Option<&str>) -> anyhow::Result<Option<baton_webserver::BasicAuth>> {
-    let Some(value) = value.filter(|v| !v.is_empty()) else {
-        return Ok(None);
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let sources = config::Sources {
+        file: args.config.clone(),
+        dir: PathBuf::from("."),
+        env: &env,
+        flags: flags.0,
     };
-    let (username, password) = value
-        .split_once(':')
-        .context("--basic-auth must be USER:PASSWORD")?;
-    anyhow::ensure!(
-        !username.is_empty() && !password.is_empty(),
-        "--basic-auth must be USER:PASSWORD, both non-empty"
-    );
-    Ok(Some(baton_webserver::BasicAuth {
-        username: username.to_owned(),
-        password: password.to_owned(),
-    }))
+    let (config, file) = config::load(role, sources)?;
+    if args.dump_config {
+        print!("{}", config::to_yaml(&config, role, file.as_deref()));
+        // The dump is for finding out what is wrong too, so it is printed all the same.
+        if let Err(error) = config.validate(role) {
+            eprintln!("warning: {error}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    config.validate(role)?;
+    init_tracing(&config.log);
+    let secrets = secrets(env.into_iter());
+    if role == Role::Worker {
+        return worker(&config, secrets);
+    }
+    node(node_options(role, &config, secrets))
 }
 
-/// `--storage`, or `<data-dir>/storage`.
-fn storage_location(storage: Option<String>, data_dir: &std::path::Path) -> String {
-    storage.unwrap_or_else(|| data_dir.join("storage").display().to_string())
-}
-
-/// One slot per CPU unless told otherwise.
-fn default_slots(slots: Option<u32>) -> u32 {
-    slots.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1))
-    })
-}
-
-fn server_options(
-    args: ServerArgs,
-    executor: bool,
-    webserver: bool,
-    worker: bool,
-) -> anyhow::Result<crate::node::NodeOptions> {
-    anyhow::ensure!(
-        !executor || !args.token.is_empty(),
-        "set BATON_WORKER_TOKEN (or --token): workers authenticate with it"
-    );
-    let seconds = |value: f64, flag: &str| {
-        Duration::try_from_secs_f64(value)
-            .ok()
-            .filter(|d| !d.is_zero())
-            .with_context(|| format!("{flag} must be a positive number of seconds"))
+/// What the roles of `role` need from the configuration (validated already).
+fn node_options(
+    role: Role,
+    config: &Config,
+    secrets: HashMap<String, String>,
+) -> crate::node::NodeOptions {
+    let store = match role {
+        Role::Local => crate::node::StoreChoice::Sqlite(config.server.data_dir.join("baton.db")),
+        _ => crate::node::StoreChoice::Postgres(config.database.url.clone().unwrap_or_default()),
     };
-    Ok(crate::node::NodeOptions {
-        store: crate::node::StoreChoice::Postgres(args.database_url),
-        listen: args.listen,
-        executor,
-        webserver,
-        worker_slots: if worker { default_slots(args.slots) } else { 0 },
-        token: args.token,
-        work_dir: args.data_dir.join("work"),
+    let token = match (role, &config.worker.token) {
+        (_, Some(token)) if !token.is_empty() => token.clone(),
+        // Only the in-process worker connects, over loopback: a fresh token per start.
+        _ => uuid::Uuid::now_v7().simple().to_string(),
+    };
+    let in_process_worker = matches!(role, Role::Local | Role::Standalone);
+    crate::node::NodeOptions {
+        store,
+        listen: config.server.listen,
+        executor: matches!(role, Role::Local | Role::Standalone | Role::Executor),
+        webserver: matches!(role, Role::Local | Role::Standalone | Role::Webserver),
+        worker_slots: if in_process_worker { config.slots() } else { 0 },
+        token,
+        work_dir: config.server.data_dir.join("work"),
         // The executor alone stores no files; the API and workers do.
-        storage: (webserver || worker).then(|| storage_location(args.storage, &args.data_dir)),
-        flows_dir: None,
-        secrets: secrets(std::env::vars()),
-        basic_auth: basic_auth(args.basic_auth.as_deref())?,
-        claim_lease: seconds(args.claim_lease, "--claim-lease")?,
-        worker_lease: seconds(args.worker_lease, "--worker-lease")?,
-        docker: docker_settings(args.docker_volumes_enabled),
-    })
+        storage: (role != Role::Executor).then(|| config.storage_location()),
+        flows_dir: config.server.flows_dir.clone().filter(|dir| dir.is_dir()),
+        secrets,
+        basic_auth: config
+            .server
+            .basic_auth
+            .as_ref()
+            .map(|auth| baton_webserver::BasicAuth {
+                username: auth.username.clone(),
+                password: auth.password.clone(),
+            }),
+        claim_lease: config.leases.claim,
+        worker_lease: config.leases.worker,
+        docker: docker_settings(config),
+    }
 }
 
 fn node(options: crate::node::NodeOptions) -> anyhow::Result<ExitCode> {
-    init_tracing();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -264,23 +366,22 @@ fn node(options: crate::node::NodeOptions) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
-    init_tracing();
-    let mut options = baton_worker::WorkerOptions::new(args.executor, args.token);
-    if let Some(slots) = args.slots {
-        anyhow::ensure!(slots > 0, "--slots must be at least 1");
-        options.slots = slots;
+fn worker(config: &Config, secrets: HashMap<String, String>) -> anyhow::Result<ExitCode> {
+    let mut options = baton_worker::WorkerOptions::new(
+        config.worker.executor_url.clone().unwrap_or_default(),
+        config.worker.token.clone().unwrap_or_default(),
+    );
+    options.slots = config.slots();
+    options.worker_group = config.worker.group.clone();
+    if let Some(id) = &config.worker.id {
+        options.worker_id = id.clone();
     }
-    options.worker_group = args.worker_group;
-    if let Some(id) = args.worker_id {
-        options.worker_id = id;
-    }
-    options.drain_grace = Duration::try_from_secs_f64(args.drain_grace)
-        .context("--drain-grace must be a non-negative number of seconds")?;
-    options.secrets = secrets(std::env::vars());
-    options.docker = docker_settings(args.docker_volumes_enabled);
-    options.storage = args
+    options.drain_grace = config.worker.drain_grace;
+    options.secrets = secrets;
+    options.docker = docker_settings(config);
+    options.storage = config
         .storage
+        .location
         .as_deref()
         .map(baton_storage::Storage::open)
         .transpose()
@@ -294,7 +395,7 @@ fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         let draining = crate::health::Draining::default();
         let (stopped_tx, stopped) = tokio::sync::oneshot::channel::<()>();
         let mut server = None;
-        if let Some(listen) = args.listen {
+        if let Some(listen) = config.worker.listen {
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;
@@ -326,11 +427,10 @@ fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The engine is the one `DOCKER_HOST` names, else the local socket (bollard reads it).
-fn docker_settings(volumes_enabled: bool) -> baton_worker::DockerSettings {
+fn docker_settings(config: &Config) -> baton_worker::DockerSettings {
     baton_worker::DockerSettings {
         host: None,
-        volumes_enabled,
+        volumes_enabled: config.docker.volumes_enabled,
     }
 }
 
@@ -353,12 +453,17 @@ fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
     })
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("BATON_LOG")
+fn init_tracing(log: &config::LogConfig) {
+    // The filter was checked when the configuration was validated.
+    let filter = tracing_subscriber::EnvFilter::try_new(&log.level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match log.format {
+        config::LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+        config::LogFormat::Json => builder.json().with_ansi(false).try_init(),
+    };
 }
