@@ -75,6 +75,11 @@ pub struct NodeOptions {
 }
 
 pub async fn connect_store(choice: &StoreChoice) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(connect(choice).await?.0)
+}
+
+/// The store, and on Postgres the concrete store too (its pool's gauges).
+async fn connect(choice: &StoreChoice) -> anyhow::Result<(Arc<dyn Store>, Option<PgStore>)> {
     Ok(match choice {
         StoreChoice::Sqlite(path) => {
             if let Some(dir) = path.parent() {
@@ -88,7 +93,7 @@ pub async fn connect_store(choice: &StoreChoice) -> anyhow::Result<Arc<dyn Store
                 .migrate()
                 .await
                 .context("cannot apply the SQLite migrations")?;
-            Arc::new(store)
+            (Arc::new(store), None)
         }
         StoreChoice::Postgres(url) => {
             let store = PgStore::connect(PgStoreOptions::from_url(url)?);
@@ -96,7 +101,7 @@ pub async fn connect_store(choice: &StoreChoice) -> anyhow::Result<Arc<dyn Store
                 .migrate()
                 .await
                 .context("cannot reach Postgres or apply its migrations")?;
-            Arc::new(store)
+            (Arc::new(store.clone()), Some(store))
         }
     })
 }
@@ -106,7 +111,9 @@ pub async fn run(
     options: NodeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let store = connect_store(&options.store).await?;
+    let (store, pool) = connect(&options.store).await?;
+    let metrics = crate::metrics::install()?;
+    crate::metrics::watch_store(store.clone(), pool, options.executor);
     let storage = options
         .storage
         .as_deref()
@@ -152,7 +159,8 @@ pub async fn run(
     let mut router = crate::health::router(
         crate::health::Readiness::Store(store.clone()),
         &draining,
-    );
+    )
+    .merge(crate::metrics::router(metrics));
     let mut serving = Vec::new();
     if options.webserver {
         let api_options = baton_webserver::ApiOptions {

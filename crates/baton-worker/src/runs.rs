@@ -81,7 +81,15 @@ impl Runner {
         let storage = self.storage.clone();
         let work_dir = self.work_dir.clone();
         let docker = Arc::clone(&self.docker);
-        tokio::spawn(async move {
+        // One span per attempt: log lines (JSON logs) and exported traces carry these ids.
+        let span = tracing::info_span!(
+            "task_run",
+            execution_id = %assign.execution_id,
+            task_run_id = %assign.task_run_id,
+            task_id = %assign.task_id,
+            attempt = assign.attempt,
+        );
+        let run = async move {
             let (task_run_id, attempt) = (assign.task_run_id.clone(), assign.attempt);
             let outcome = match prepared {
                 Err(error) => TaskOutcome::failed(error),
@@ -125,7 +133,8 @@ impl Runner {
                 outcome,
                 started_at,
             )));
-        });
+        };
+        tokio::spawn(tracing::Instrument::instrument(run, span));
         running
     }
 

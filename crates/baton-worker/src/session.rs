@@ -117,6 +117,8 @@ impl Worker {
         let mut shutdown = std::pin::pin!(shutdown);
         let mut shutdown: Shutdown<'_> = shutdown.as_mut();
         sweep_orphans(Arc::clone(&self.docker));
+        metrics::gauge!("baton_worker_slots").set(f64::from(self.options.slots));
+        self.options.status.set_busy(0);
         let mut backoff = BACKOFF_MIN;
         loop {
             let (end, welcomed) = self.session(shutdown.as_mut()).await;

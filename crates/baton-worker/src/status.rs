@@ -29,11 +29,12 @@ impl WorkerStatus {
 
     pub(crate) fn set_connected(&self, connected: bool) {
         self.inner.connected.store(connected, Ordering::Relaxed);
+        metrics::gauge!("baton_worker_connected").set(if connected { 1.0 } else { 0.0 });
     }
 
     pub(crate) fn set_busy(&self, busy: usize) {
-        self.inner
-            .busy
-            .store(u32::try_from(busy).unwrap_or(u32::MAX), Ordering::Relaxed);
+        let busy = u32::try_from(busy).unwrap_or(u32::MAX);
+        self.inner.busy.store(busy, Ordering::Relaxed);
+        metrics::gauge!("baton_worker_slots_busy").set(f64::from(busy));
     }
 }

@@ -403,7 +403,8 @@ fn worker(config: &Config, secrets: HashMap<String, String>) -> anyhow::Result<E
             let router = crate::health::router(
                 crate::health::Readiness::Worker(options.status.clone()),
                 &draining,
-            );
+            )
+            .merge(crate::metrics::router(crate::metrics::install()?));
             server = Some(tokio::spawn(baton_webserver::serve(
                 listener,
                 router,

@@ -14,6 +14,7 @@ mod create;
 mod dispatch;
 mod flows;
 mod messages;
+mod metrics;
 mod step;
 mod subflow;
 
@@ -190,14 +191,34 @@ async fn claim_loop(state: Arc<ExecutorState>, queue: &'static str, work: Work) 
 }
 
 async fn handle(state: Arc<ExecutorState>, work: Work, message: Claimed) {
-    let result = match work {
-        Work::Step => step::process(&state, &message).await.map(|after| {
-            for task_run_id in after.kills {
-                state.hub.kill(&task_run_id);
-            }
-        }),
-        Work::Dispatch => dispatch::dispatch(&state, &message).await,
+    use tracing::Instrument as _;
+    // Every log line of the work carries the execution id (the queues' key).
+    let execution_id = message
+        .key
+        .clone()
+        .or_else(|| message.payload["executionId"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let started = std::time::Instant::now();
+    let (result, histogram) = match work {
+        Work::Step => {
+            let span = tracing::info_span!("step", execution_id = %execution_id);
+            let result = step::process(&state, &message)
+                .instrument(span)
+                .await
+                .map(|after| {
+                    for task_run_id in after.kills {
+                        state.hub.kill(&task_run_id);
+                    }
+                });
+            (result, "baton_step_duration_seconds")
+        }
+        Work::Dispatch => {
+            let span = tracing::info_span!("dispatch", execution_id = %execution_id);
+            let result = dispatch::dispatch(&state, &message).instrument(span).await;
+            (result, "baton_dispatch_duration_seconds")
+        }
     };
+    ::metrics::histogram!(histogram).record(started.elapsed().as_secs_f64());
     if let Err(error) = result {
         tracing::error!(%error, message = message.id, "processing failed; the message will be retried");
         let retry_at = chrono::Utc::now() + chrono::TimeDelta::seconds(1);

@@ -51,6 +51,7 @@ pub async fn process(state: &ExecutorState, message: &Claimed) -> Result<AfterCo
         .get_in(tx.as_mut(), &row.namespace, &row.flow_id, row.flow_revision)
         .await?;
 
+    let before = super::metrics::Before::of(&execution);
     let mut actions = run_step(state, &flow.flow, &mut execution, &payload.events);
     let mut follow_ups: Vec<NewMessage> = Vec::new();
     let mut after = AfterCommit::default();
@@ -107,6 +108,7 @@ pub async fn process(state: &ExecutorState, message: &Claimed) -> Result<AfterCo
     }
     tx.ack(&[message.id]).await?;
     tx.commit().await?;
+    before.record(&execution);
     Ok(after)
 }
 
