@@ -127,12 +127,14 @@ impl Runner {
                     outcome
                 }
             };
-            let _ = events.send(RunEvent::Done(result(
-                &task_run_id,
-                attempt,
-                outcome,
-                started_at,
-            )));
+            let result = result(&task_run_id, attempt, outcome, started_at);
+            // Inside the attempt's span: a JSON log line carries its execution and task run ids.
+            tracing::info!(
+                state = ?v1::TaskState::try_from(result.state).unwrap_or_default(),
+                duration_ms = result.ended_at_ms - result.started_at_ms,
+                "task run attempt ended"
+            );
+            let _ = events.send(RunEvent::Done(result));
         };
         tokio::spawn(tracing::Instrument::instrument(run, span));
         running

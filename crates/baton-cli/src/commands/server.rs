@@ -399,7 +399,8 @@ fn worker(config: &Config, secrets: HashMap<String, String>) -> anyhow::Result<E
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;
-            eprintln!("baton worker health on http://{}", listener.local_addr()?);
+            // The same line as the server roles print, for scripts and tests that wait for it.
+            eprintln!("baton is listening on http://{}", listener.local_addr()?);
             let router = crate::health::router(
                 crate::health::Readiness::Worker(options.status.clone()),
                 &draining,

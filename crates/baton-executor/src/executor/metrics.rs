@@ -49,7 +49,10 @@ impl Before {
                 continue;
             };
             let newly_started = run.attempts.len() != attempts || !started;
+            // Only attempts a worker ran were dispatched; the executor's own tasks (Fail, Log
+            // on the executor) start where they are created.
             if newly_started
+                && last.worker_id.is_some()
                 && let Some(started_at) = last.started_at
                 && let Ok(latency) = (started_at - last.created_at).to_std()
             {
