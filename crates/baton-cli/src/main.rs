@@ -6,6 +6,7 @@ mod config;
 mod flows_dir;
 mod health;
 mod metrics;
+mod telemetry;
 mod node;
 
 use std::process::ExitCode;

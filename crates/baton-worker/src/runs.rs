@@ -89,6 +89,12 @@ impl Runner {
             task_id = %assign.task_id,
             attempt = assign.attempt,
         );
+        // Exported traces: the attempt hangs under its execution's root span, whichever worker
+        // runs it.
+        let _ = tracing_opentelemetry::OpenTelemetrySpanExt::set_parent(
+            &span,
+            baton_proto::trace::execution_context(&assign.execution_id),
+        );
         let run = async move {
             let (task_run_id, attempt) = (assign.task_run_id.clone(), assign.attempt);
             let outcome = match prepared {

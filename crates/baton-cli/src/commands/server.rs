@@ -304,12 +304,30 @@ pub fn run(command: ServerCommand) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     config.validate(role)?;
-    init_tracing(&config.log);
     let secrets = secrets(env.into_iter());
-    if role == Role::Worker {
-        return worker(&config, secrets);
-    }
-    node(node_options(role, &config, secrets))
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    // A worker is known by its id; other roles by host and process.
+    let worker_id = config
+        .worker
+        .id
+        .clone()
+        .unwrap_or_else(baton_worker::default_worker_id);
+    let instance = match role {
+        Role::Worker => worker_id.clone(),
+        _ => baton_worker::default_worker_id(),
+    };
+    let telemetry =
+        runtime.block_on(async { crate::telemetry::init(&config, role, &instance) })?;
+    let result = if role == Role::Worker {
+        worker(&runtime, &config, worker_id, secrets)
+    } else {
+        node(&runtime, node_options(role, &config, secrets))
+    };
+    telemetry.shutdown();
+    result
 }
 
 /// What the roles of `role` need from the configuration (validated already).
@@ -354,11 +372,10 @@ fn node_options(
     }
 }
 
-fn node(options: crate::node::NodeOptions) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+fn node(
+    runtime: &tokio::runtime::Runtime,
+    options: crate::node::NodeOptions,
+) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let shutdown = shutdown_signal()?;
         crate::node::run(options, shutdown).await?;
@@ -366,16 +383,19 @@ fn node(options: crate::node::NodeOptions) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn worker(config: &Config, secrets: HashMap<String, String>) -> anyhow::Result<ExitCode> {
+fn worker(
+    runtime: &tokio::runtime::Runtime,
+    config: &Config,
+    worker_id: String,
+    secrets: HashMap<String, String>,
+) -> anyhow::Result<ExitCode> {
     let mut options = baton_worker::WorkerOptions::new(
         config.worker.executor_url.clone().unwrap_or_default(),
         config.worker.token.clone().unwrap_or_default(),
     );
     options.slots = config.slots();
     options.worker_group = config.worker.group.clone();
-    if let Some(id) = &config.worker.id {
-        options.worker_id = id.clone();
-    }
+    options.worker_id = worker_id;
     options.drain_grace = config.worker.drain_grace;
     options.secrets = secrets;
     options.docker = docker_settings(config);
@@ -386,10 +406,6 @@ fn worker(config: &Config, secrets: HashMap<String, String>) -> anyhow::Result<E
         .map(baton_storage::Storage::open)
         .transpose()
         .context("cannot open the internal storage")?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let shutdown = shutdown_signal()?;
         let draining = crate::health::Draining::default();
@@ -453,19 +469,4 @@ fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
             _ = int.recv() => tracing::info!("SIGINT: draining"),
         }
     })
-}
-
-fn init_tracing(log: &config::LogConfig) {
-    // The filter was checked when the configuration was validated.
-    let filter = tracing_subscriber::EnvFilter::try_new(&log.level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match log.format {
-        config::LogFormat::Text => builder
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .try_init(),
-        config::LogFormat::Json => builder.json().with_ansi(false).try_init(),
-    };
 }

@@ -1,5 +1,6 @@
 //! What the executor reports to the process's metrics recorder (`metrics` facade; the binary
-//! installs a Prometheus recorder and serves `/metrics`, and without one these are no-ops).
+//! installs a Prometheus recorder and serves `/metrics`, and without one these are no-ops), and
+//! the root span of each ended execution (exported only when the binary set up tracing).
 //! Names and labels are documented in `docs/operations.md`.
 
 use std::collections::HashMap;
@@ -34,6 +35,14 @@ impl Before {
         if after.state != self.execution && after.state.is_terminal() {
             metrics::counter!("baton_executions_ended_total", "state" => after.state.as_str())
                 .increment(1);
+            baton_proto::trace::record_execution_span(&baton_proto::trace::ExecutionSpan {
+                execution_id: &after.id,
+                namespace: &after.namespace,
+                flow_id: &after.flow_id,
+                state: after.state.as_str(),
+                started: after.created_at.into(),
+                ended: after.ended_at.unwrap_or_else(chrono::Utc::now).into(),
+            });
         }
         for run in &after.task_runs {
             let (state, attempts, started) = self

@@ -192,6 +192,7 @@ async fn claim_loop(state: Arc<ExecutorState>, queue: &'static str, work: Work) 
 
 async fn handle(state: Arc<ExecutorState>, work: Work, message: Claimed) {
     use tracing::Instrument as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
     // Every log line of the work carries the execution id (the queues' key).
     let execution_id = message
         .key
@@ -202,6 +203,8 @@ async fn handle(state: Arc<ExecutorState>, work: Work, message: Claimed) {
     let (result, histogram) = match work {
         Work::Step => {
             let span = tracing::info_span!("step", execution_id = %execution_id);
+            // Exported traces: the step hangs under its execution's root span.
+            let _ = span.set_parent(baton_proto::trace::execution_context(&execution_id));
             let result = step::process(&state, &message)
                 .instrument(span)
                 .await
@@ -214,6 +217,7 @@ async fn handle(state: Arc<ExecutorState>, work: Work, message: Claimed) {
         }
         Work::Dispatch => {
             let span = tracing::info_span!("dispatch", execution_id = %execution_id);
+            let _ = span.set_parent(baton_proto::trace::execution_context(&execution_id));
             let result = dispatch::dispatch(&state, &message).instrument(span).await;
             (result, "baton_dispatch_duration_seconds")
         }
