@@ -66,7 +66,10 @@ impl BatonProcess {
 
     /// The lines the process printed on stderr so far.
     pub fn stderr_lines(&self) -> Vec<String> {
-        self.stderr.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.stderr
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// SIGKILL: the process gets no chance to clean up.

@@ -80,7 +80,10 @@ impl Api {
     async fn execute(&self, flow: &str, inputs: Value) -> anyhow::Result<String> {
         let created: Value = self
             .http
-            .post(format!("{}/api/v1/executions/tests.compose/{flow}", self.base))
+            .post(format!(
+                "{}/api/v1/executions/tests.compose/{flow}",
+                self.base
+            ))
             .json(&inputs)
             .send()
             .await?
@@ -147,7 +150,11 @@ async fn kill_a_busy_worker(api: &Api, stack: &ComposeStack, id: &str) -> anyhow
         let execution = api.execution(id).await?;
         let busy = task_runs(&execution, "work").into_iter().find_map(|run| {
             (run["state"] == "RUNNING")
-                .then(|| run["attempts"].as_array()?.last()?["workerId"].as_str().map(str::to_owned))
+                .then(|| {
+                    run["attempts"].as_array()?.last()?["workerId"]
+                        .as_str()
+                        .map(str::to_owned)
+                })
                 .flatten()
         });
         // A worker's id starts with its host name, which Docker sets to the container's short id.
@@ -272,7 +279,10 @@ async fn scenario(stack: &ComposeStack) -> anyhow::Result<()> {
             after[id]["state"], before[id]["state"],
             "{id} kept its state"
         );
-        assert_eq!(after[id]["taskRuns"], before[id]["taskRuns"], "{id} kept its task runs");
+        assert_eq!(
+            after[id]["taskRuns"], before[id]["taskRuns"],
+            "{id} kept its task runs"
+        );
     }
     let id = api.execute("fan_out", serde_json::json!({"n": 99})).await?;
     let execution = api.wait_ended(&id, Duration::from_secs(60)).await?;

@@ -58,8 +58,9 @@ fn the_kubernetes_manifests_are_valid_resources() {
 
 #[test]
 fn every_manifest_is_in_the_kustomization() {
-    let kustomization = std::fs::read_to_string(repo_root().join("deploy/kubernetes/kustomization.yaml"))
-        .expect("kustomization.yaml");
+    let kustomization =
+        std::fs::read_to_string(repo_root().join("deploy/kubernetes/kustomization.yaml"))
+            .expect("kustomization.yaml");
     for file in manifests() {
         let name = file.file_name().and_then(|n| n.to_str()).expect("a name");
         assert!(

@@ -109,7 +109,10 @@ async fn health_metrics_and_json_logs_of_real_processes() -> anyhow::Result<()> 
     for url in [&executor_url, web.url.as_ref().expect("webserver url")] {
         let (status, body) = get(&http, &format!("{url}/health/ready")).await?;
         assert_eq!(status, 200, "{url}: {body}");
-        assert_eq!(serde_json::from_str::<Value>(&body)?["checks"]["store"], "UP");
+        assert_eq!(
+            serde_json::from_str::<Value>(&body)?["checks"]["store"],
+            "UP"
+        );
     }
     wait_for_status(&http, &format!("{worker_url}/health/ready"), 200).await?;
 
@@ -177,7 +180,11 @@ async fn health_metrics_and_json_logs_of_real_processes() -> anyhow::Result<()> 
         assert!(sample(&page, gauge).is_some(), "{gauge} in {page}");
     }
     // The webserver created the executions.
-    let (_, page) = get(&http, &format!("{}/metrics", web.url.as_ref().expect("url"))).await?;
+    let (_, page) = get(
+        &http,
+        &format!("{}/metrics", web.url.as_ref().expect("url")),
+    )
+    .await?;
     assert_eq!(
         sample(&page, "baton_executions_created_total"),
         Some(2.0),
@@ -187,7 +194,11 @@ async fn health_metrics_and_json_logs_of_real_processes() -> anyhow::Result<()> 
     let (status, page) = get(&http, &format!("{worker_url}/metrics")).await?;
     assert_eq!(status, 200);
     assert_eq!(sample(&page, "baton_worker_slots"), Some(2.0), "{page}");
-    assert_eq!(sample(&page, "baton_worker_slots_busy"), Some(0.0), "{page}");
+    assert_eq!(
+        sample(&page, "baton_worker_slots_busy"),
+        Some(0.0),
+        "{page}"
+    );
     assert_eq!(sample(&page, "baton_worker_connected"), Some(1.0), "{page}");
 
     // JSON logs: one object per line; the attempt's line names its execution and task run.
@@ -205,8 +216,15 @@ async fn health_metrics_and_json_logs_of_real_processes() -> anyhow::Result<()> 
             ids.iter().any(|id| span["execution_id"] == id.as_str()),
             "{line}"
         );
-        assert!(span["task_id"] == "shell" || span["task_id"] == "fail", "{line}");
-        assert!(span["task_run_id"].as_str().is_some_and(|id| !id.is_empty()));
+        assert!(
+            span["task_id"] == "shell" || span["task_id"] == "fail",
+            "{line}"
+        );
+        assert!(
+            span["task_run_id"]
+                .as_str()
+                .is_some_and(|id| !id.is_empty())
+        );
     }
     Ok(())
 }

@@ -105,7 +105,10 @@ impl TraceService for Collector {
 }
 
 fn uuid_bytes(id: &str) -> Vec<u8> {
-    uuid::Uuid::parse_str(id).expect("a uuid").as_bytes().to_vec()
+    uuid::Uuid::parse_str(id)
+        .expect("a uuid")
+        .as_bytes()
+        .to_vec()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,7 +203,11 @@ async fn one_execution_is_one_trace_across_the_executor_and_two_workers() -> any
     // The root span is exported last (when the execution ends); wait for it and the attempts.
     let mut spans = Vec::new();
     for _ in 0..100 {
-        spans = collector.spans.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        spans = collector
+            .spans
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let workers_seen: BTreeSet<_> = spans
             .iter()
             .filter(|s| s.name == "task_run")

@@ -6,8 +6,8 @@ mod config;
 mod flows_dir;
 mod health;
 mod metrics;
-mod telemetry;
 mod node;
+mod telemetry;
 
 use std::process::ExitCode;
 

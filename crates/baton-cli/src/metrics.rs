@@ -16,8 +16,7 @@ const REFRESH: Duration = Duration::from_secs(5);
 
 /// Latency buckets, in seconds: from a millisecond (a step) to minutes (a queued attempt).
 const BUCKETS: &[f64] = &[
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
-    300.0,
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
 ];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -122,7 +121,10 @@ fn describe() {
         "baton_db_pool_connections",
         "Postgres pool connections, by state (idle, used)"
     );
-    describe_gauge!("baton_worker_slots", "Task runs this worker may run at once");
+    describe_gauge!(
+        "baton_worker_slots",
+        "Task runs this worker may run at once"
+    );
     describe_gauge!("baton_worker_slots_busy", "Task runs this worker runs now");
     describe_gauge!(
         "baton_worker_connected",

@@ -156,11 +156,9 @@ pub async fn run(
     }
 
     let draining = crate::health::Draining::default();
-    let mut router = crate::health::router(
-        crate::health::Readiness::Store(store.clone()),
-        &draining,
-    )
-    .merge(crate::metrics::router(metrics));
+    let mut router =
+        crate::health::router(crate::health::Readiness::Store(store.clone()), &draining)
+            .merge(crate::metrics::router(metrics));
     let mut serving = Vec::new();
     if options.webserver {
         let api_options = baton_webserver::ApiOptions {

@@ -133,7 +133,10 @@ mod tests {
     #[test]
     fn text_that_is_not_a_uuid_has_no_trace_id() {
         assert_eq!(execution_trace_id("not-a-uuid"), None);
-        assert_eq!(execution_trace_id("00000000-0000-0000-0000-000000000000"), None);
+        assert_eq!(
+            execution_trace_id("00000000-0000-0000-0000-000000000000"),
+            None
+        );
         assert!(!execution_context("x").span().span_context().is_valid());
     }
 }

@@ -319,8 +319,7 @@ pub fn run(command: ServerCommand) -> anyhow::Result<ExitCode> {
         Role::Worker => worker_id.clone(),
         _ => baton_worker::default_worker_id(),
     };
-    let telemetry =
-        runtime.block_on(async { crate::telemetry::init(&config, role, &instance) })?;
+    let telemetry = runtime.block_on(async { crate::telemetry::init(&config, role, &instance) })?;
     let result = if role == Role::Worker {
         worker(&runtime, &config, worker_id, secrets)
     } else {

@@ -45,11 +45,11 @@ impl Before {
             });
         }
         for run in &after.task_runs {
-            let (state, attempts, started) = self
-                .task_runs
-                .get(&run.id)
-                .copied()
-                .unwrap_or((State::Created, 0, false));
+            let (state, attempts, started) =
+                self.task_runs
+                    .get(&run.id)
+                    .copied()
+                    .unwrap_or((State::Created, 0, false));
             if run.state != state && run.state.is_terminal() {
                 metrics::counter!("baton_task_runs_ended_total", "state" => run.state.as_str())
                     .increment(1);

@@ -2,9 +2,9 @@
 //! attach, start, stream its output line by line, wait, download the working directory, and
 //! remove it — whichever way the run ends.
 
-use tracing::Instrument as _;
 use std::path::Path;
 use std::time::Duration;
+use tracing::Instrument as _;
 
 use baton_core::flow::props::PullPolicy;
 use bollard::Docker;
