@@ -29,7 +29,7 @@ tasks:
         taskRunner:
           type: io.kestra.plugin.core.runner.Process
         commands:
-          - sleep 1
+          - sleep 3
           - echo "{{ taskrun.value }} of {{ inputs.n }} on $(hostname)"
   - id: done
     type: io.kestra.plugin.core.debug.Return
@@ -142,34 +142,42 @@ fn task_runs(execution: &Value, task_id: &str) -> Vec<Value> {
         .collect()
 }
 
-/// Kills (SIGKILL) the worker container running a `work` task run of `id`, once one is
-/// running; returns the killed worker's id prefix (its container's host name).
-async fn kill_a_busy_worker(api: &Api, stack: &ComposeStack, id: &str) -> anyhow::Result<String> {
+/// Kills (SIGKILL) a worker container while it runs a `work` task run of one of `ids` (a task
+/// run shows RUNNING only once the executor recorded its start, so the tasks sleep long enough
+/// to be seen); returns the killed worker's id prefix (its container's host name).
+async fn kill_a_busy_worker(
+    api: &Api,
+    stack: &ComposeStack,
+    ids: &[String],
+) -> anyhow::Result<String> {
     let containers = stack.containers("worker")?;
-    for _ in 0..100 {
-        let execution = api.execution(id).await?;
-        let busy = task_runs(&execution, "work").into_iter().find_map(|run| {
-            (run["state"] == "RUNNING")
-                .then(|| {
-                    run["attempts"].as_array()?.last()?["workerId"]
-                        .as_str()
-                        .map(str::to_owned)
-                })
-                .flatten()
-        });
-        // A worker's id starts with its host name, which Docker sets to the container's short id.
-        if let Some(worker) = busy
-            && let Some(container) = containers.iter().find(|c| worker.starts_with(&c[..12]))
-        {
-            let out = std::process::Command::new("docker")
-                .args(["kill", container])
-                .output()?;
-            anyhow::ensure!(out.status.success(), "docker kill {container} failed");
-            return Ok(container[..12].to_owned());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while tokio::time::Instant::now() < deadline {
+        for id in ids {
+            let execution = api.execution(id).await?;
+            let busy = task_runs(&execution, "work").into_iter().find_map(|run| {
+                (run["state"] == "RUNNING")
+                    .then(|| {
+                        run["attempts"].as_array()?.last()?["workerId"]
+                            .as_str()
+                            .map(str::to_owned)
+                    })
+                    .flatten()
+            });
+            // A worker's id starts with its host name, which Docker sets to the container's
+            // short id.
+            if let Some(worker) = busy
+                && let Some(container) = containers.iter().find(|c| worker.starts_with(&c[..12]))
+            {
+                let out = std::process::Command::new("docker")
+                    .args(["kill", container])
+                    .output()?;
+                anyhow::ensure!(out.status.success(), "docker kill {container} failed");
+                return Ok(container[..12].to_owned());
+            }
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    anyhow::bail!("no work task run of {id} was seen running on a worker")
+    anyhow::bail!("no work task run was seen running on a worker within 60 s")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -218,7 +226,7 @@ async fn scenario(stack: &ComposeStack) -> anyhow::Result<()> {
     for n in 0..EXECUTIONS {
         ids.push(api.execute("fan_out", serde_json::json!({"n": n})).await?);
     }
-    let killed = kill_a_busy_worker(&api, stack, &ids[0]).await?;
+    let killed = kill_a_busy_worker(&api, stack, &ids).await?;
 
     let mut workers = BTreeSet::new();
     for id in &ids {
