@@ -167,3 +167,44 @@ async fn bad_inputs_create_no_execution() -> anyhow::Result<()> {
     assert!(page.items.is_empty());
     Ok(())
 }
+
+/// A task run that ends at once reaches the engine in one step with its start: its history
+/// still says it ran, and its attempt carries the worker, the dispatch and the start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quick_task_run_records_its_dispatch_start_and_end_in_one_step() -> anyhow::Result<()> {
+    let cluster = TestCluster::builder().postgres().start().await?;
+    cluster
+        .deploy(
+            "id: quick\nnamespace: tests.e2e\ntasks:\n  - id: a\n    type: log\n    message: one\n  - id: b\n    type: log\n    message: two\n",
+        )
+        .await?;
+    let id = cluster.execute("tests.e2e", "quick", &[]).await?;
+    let execution = cluster.wait_until_ended(&id).await?;
+    assert_eq!(execution.state, State::Success);
+    for run in &execution.task_runs {
+        let states: Vec<State> = run.history.iter().map(|change| change.state).collect();
+        assert_eq!(
+            states,
+            [State::Created, State::Running, State::Success],
+            "{}",
+            run.task_id
+        );
+        let attempt = &run.attempts[0];
+        let dispatched = attempt.dispatched_at.expect("a dispatch time");
+        let started = attempt.started_at.expect("a start time");
+        assert!(
+            attempt.created_at <= dispatched && dispatched <= started,
+            "created {} dispatched {dispatched} started {started}",
+            attempt.created_at
+        );
+        assert!(attempt.worker_id.is_some(), "{}", run.task_id);
+    }
+    let logs: Vec<String> = cluster
+        .logs(&id)
+        .await?
+        .into_iter()
+        .map(|l| l.entry.message)
+        .collect();
+    assert_eq!(logs, ["one", "two"]);
+    Ok(())
+}

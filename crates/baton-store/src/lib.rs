@@ -158,6 +158,7 @@ pub trait ExecutionTx: Send {
     ) -> Result<Execution>;
 
     /// Puts messages on their queues; consumers are woken when the transaction commits.
+    /// Returns the messages' ids in the order of `messages`.
     async fn enqueue(&mut self, messages: &[NewMessage]) -> Result<Vec<i64>>;
 
     /// Deletes consumed messages; returns how many existed.
@@ -169,6 +170,7 @@ pub trait ExecutionTx: Send {
 /// The durable work queue: at-least-once delivery, rows deleted when consumed.
 #[async_trait]
 pub trait QueueStore: Send + Sync {
+    /// Returns the messages' ids in the order of `messages`.
     async fn enqueue(&self, messages: &[NewMessage]) -> Result<Vec<i64>>;
 
     /// Claims up to `max` due messages of `queue` in one statement, leasing them to `consumer`.

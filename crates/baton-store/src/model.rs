@@ -126,6 +126,10 @@ pub struct NewMessage {
     pub run_at: Option<DateTime<Utc>>,
     /// Lower is claimed first.
     pub priority: i16,
+    /// Enqueued already claimed by this consumer, with this lease (its first claim): work the
+    /// enqueuing process goes on to do itself, which passes to another consumer only if the
+    /// lease runs out (the process died). Nobody is woken for it.
+    pub claimed_by: Option<(String, std::time::Duration)>,
 }
 
 impl NewMessage {
@@ -136,7 +140,19 @@ impl NewMessage {
             payload,
             run_at: None,
             priority: 0,
+            claimed_by: None,
         }
+    }
+
+    /// Enqueues the message already claimed by `consumer` (see the `claimed_by` field).
+    pub fn claimed_by(mut self, consumer: &str, lease: std::time::Duration) -> Self {
+        self.claimed_by = Some((consumer.to_owned(), lease));
+        self
+    }
+
+    /// Whether a consumer must be woken for this message.
+    pub(crate) fn wakes(&self) -> bool {
+        self.claimed_by.is_none()
     }
 
     pub fn key(mut self, key: impl Into<String>) -> Self {

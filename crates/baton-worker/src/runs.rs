@@ -223,6 +223,7 @@ fn result(
         outputs_json: outcome.outputs.to_string(),
         error_message: outcome.error.unwrap_or_default(),
         started_at_ms: started_at.timestamp_millis(),
+        started_at_us: started_at.timestamp_micros(),
         ended_at_ms: chrono::Utc::now().timestamp_millis(),
     }
 }

@@ -222,6 +222,24 @@ async fn kill_ends_a_running_execution_killed_then_restart_and_replay_run_it_aga
 
     // A killed execution restarts under the same id; kill it again to end the test quickly.
     executions.restart(id()).await?;
+    // Restart is asked of the executor and happens in its next step: until then the execution
+    // still reads KILLED, and a Watch of an ended execution ends at once.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while state_of(
+        &executions
+            .get(pb::GetExecutionRequest {
+                id: created.id.clone(),
+            })
+            .await?
+            .into_inner(),
+    ) == pb::State::Killed
+    {
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "restart did not start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     watch_until(&mut executions, &created.id, |e| {
         state_of(e) == pb::State::Running
     })

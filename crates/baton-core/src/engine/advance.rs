@@ -316,6 +316,7 @@ impl Engine<'_, '_> {
         run.attempts.push(Attempt {
             state: State::Created,
             created_at: self.ctx.now,
+            dispatched_at: None,
             started_at: None,
             ended_at: None,
             worker_id: None,

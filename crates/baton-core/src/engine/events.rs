@@ -14,12 +14,14 @@ impl Engine<'_, '_> {
                 attempt,
                 worker_id,
                 at,
+                dispatched_at,
             } => {
                 let Some(run) = current(execution, task_run_id, *attempt) else {
                     return;
                 };
                 if let Some(last) = run.attempts.last_mut() {
                     last.state = State::Running;
+                    last.dispatched_at = *dispatched_at;
                     last.started_at = Some(*at);
                     last.worker_id = Some(worker_id.clone());
                 }

@@ -43,6 +43,9 @@ pub enum Event {
         attempt: u32,
         worker_id: String,
         at: DateTime<Utc>,
+        /// When the executor handed the attempt to its workers (see `Attempt::dispatched_at`).
+        #[serde(default)]
+        dispatched_at: Option<DateTime<Utc>>,
     },
     /// A worker finished an attempt (SUCCESS, WARNING, FAILED or KILLED).
     TaskFinished {

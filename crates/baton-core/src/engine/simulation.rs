@@ -142,6 +142,7 @@ fn simulate(seed: u64) {
                         attempt,
                         worker_id: "w".into(),
                         at: h.now,
+                        dispatched_at: None,
                     });
                     events.push(Event::TaskFinished {
                         task_run_id,

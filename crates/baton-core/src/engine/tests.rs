@@ -153,6 +153,7 @@ impl Harness {
                             attempt,
                             worker_id: "w1".into(),
                             at: self.now,
+                            dispatched_at: None,
                         });
                         events.push(Event::TaskFinished {
                             task_run_id,
@@ -459,6 +460,7 @@ fn kill_stops_running_attempts_and_ends_killed() {
         attempt: 1,
         worker_id: "w".into(),
         at: h.now,
+        dispatched_at: None,
     }]);
     let actions = h.step(&[Event::Kill]);
     assert_eq!(

@@ -291,6 +291,10 @@ impl TaskRun {
 pub struct Attempt {
     pub state: State,
     pub created_at: DateTime<Utc>,
+    /// When the executor handed it to its workers, the step that made it committed; with
+    /// `started_at`, the dispatch latency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispatched_at: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
     pub worker_id: Option<String>,

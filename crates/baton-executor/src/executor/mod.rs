@@ -205,14 +205,7 @@ async fn handle(state: Arc<ExecutorState>, work: Work, message: Claimed) {
             let span = tracing::info_span!("step", execution_id = %execution_id);
             // Exported traces: the step hangs under its execution's root span.
             let _ = span.set_parent(baton_proto::trace::execution_context(&execution_id));
-            let result = step::process(&state, &message)
-                .instrument(span)
-                .await
-                .map(|after| {
-                    for task_run_id in after.kills {
-                        state.hub.kill(&task_run_id);
-                    }
-                });
+            let result = step::process(&state, &message).instrument(span).await;
             (result, "baton_step_duration_seconds")
         }
         Work::Dispatch => {
@@ -230,10 +223,38 @@ async fn handle(state: Arc<ExecutorState>, work: Work, message: Claimed) {
     }
 }
 
+/// Worker reports, taken in batches. Each batch's log lines are written first, in one
+/// statement, so a result never overtakes its own log lines; then results are stepped
+/// concurrently, so executions move on in parallel and their commits share disk flushes.
 async fn hub_loop(state: Arc<ExecutorState>, mut events: mpsc::Receiver<HubEvent>) {
-    while let Some(event) = events.recv().await {
-        if let Err(error) = dispatch::on_hub_event(&state, event).await {
-            tracing::error!(%error, "recording a worker report failed");
+    const BATCH: usize = 256;
+    let mut batch = Vec::with_capacity(BATCH);
+    while events.recv_many(&mut batch, BATCH).await > 0 {
+        let mut lines = Vec::new();
+        let mut reports = Vec::new();
+        for event in batch.drain(..) {
+            match event {
+                HubEvent::Logs(mut batch_lines) => lines.append(&mut batch_lines),
+                other => reports.push(other),
+            }
+        }
+        if !lines.is_empty()
+            && let Err(error) = dispatch::append_logs(&state, lines).await
+        {
+            tracing::error!(%error, "writing task run logs failed");
+        }
+        for event in reports {
+            if matches!(event, HubEvent::Started { .. }) {
+                // Recorded in order, before the result that may follow in this batch.
+                let _ = dispatch::on_hub_event(&state, event).await;
+                continue;
+            }
+            let state = state.clone();
+            tokio::spawn(async move {
+                if let Err(error) = dispatch::on_hub_event(&state, event).await {
+                    tracing::error!(%error, "recording a worker report failed");
+                }
+            });
         }
     }
 }

@@ -1,6 +1,7 @@
-//! One engine step: claim a message, lock the execution, step it, and commit the new document
-//! with the messages the step produced and the ack of the message that caused it — one
-//! transaction, so a crash at any point loses nothing and does nothing twice.
+//! One engine step: lock the execution, step it with what happened, and commit the new
+//! document with the messages the step produced and the ack of the messages that carried the
+//! events — one transaction, so a crash at any point loses nothing and does nothing twice.
+//! Then the new attempts go to the worker hub and the kills to their workers.
 
 use baton_core::engine::{Action, Event, StepContext, step};
 use baton_core::execution::{ContextExtras, Execution};
@@ -10,14 +11,8 @@ use uuid::Uuid;
 use super::messages::{DispatchMessage, StepMessage};
 use super::{Error, ExecutorState};
 
-/// What must happen outside the database once the step committed.
-#[derive(Debug, Default)]
-pub struct AfterCommit {
-    /// Task runs whose worker must stop.
-    pub kills: Vec<String>,
-}
-
-pub async fn process(state: &ExecutorState, message: &Claimed) -> Result<AfterCommit, Error> {
+/// Steps the execution a claimed `executions` message is for.
+pub async fn process(state: &ExecutorState, message: &Claimed) -> Result<(), Error> {
     let payload: StepMessage =
         serde_json::from_value(message.payload.clone()).map_err(|e| Error::BadMessage {
             id: message.id,
@@ -27,6 +22,16 @@ pub async fn process(state: &ExecutorState, message: &Claimed) -> Result<AfterCo
         id: message.id,
         reason: format!("execution id: {e}"),
     })?;
+    step_execution(state, id, &payload.events, &[message.id]).await
+}
+
+/// Steps execution `id` with `events`, acking the messages `acks` in the same transaction.
+pub async fn step_execution(
+    state: &ExecutorState,
+    id: Uuid,
+    events: &[Event],
+    acks: &[i64],
+) -> Result<(), Error> {
     let store: &dyn Store = state.store.as_ref();
     let mut tx = store.begin().await?;
     let mut row = match tx.lock_execution(id).await {
@@ -36,14 +41,15 @@ pub async fn process(state: &ExecutorState, message: &Claimed) -> Result<AfterCo
             // restored without it) can never be delivered.
             tracing::warn!(execution = %id, "dropping a message for a missing execution");
             drop(tx);
-            store.ack(&[message.id]).await?;
-            return Ok(AfterCommit::default());
+            store.ack(acks).await?;
+            return Ok(());
         }
         Err(error) => return Err(error.into()),
     };
-    let mut execution: Execution =
-        serde_json::from_value(row.document.clone()).map_err(|e| Error::BadDocument {
-            execution_id: payload.execution_id.clone(),
+    // The row's document is rewritten below: take it rather than copy it.
+    let mut execution: Execution = serde_json::from_value(std::mem::take(&mut row.document))
+        .map_err(|e| Error::BadDocument {
+            execution_id: id.to_string(),
             reason: e.to_string(),
         })?;
     let flow = state
@@ -52,9 +58,11 @@ pub async fn process(state: &ExecutorState, message: &Claimed) -> Result<AfterCo
         .await?;
 
     let before = super::metrics::Before::of(&execution);
-    let mut actions = run_step(state, &flow.flow, &mut execution, &payload.events);
+    let mut actions = run_step(state, &flow.flow, &mut execution, events);
     let mut follow_ups: Vec<NewMessage> = Vec::new();
-    let mut after = AfterCommit::default();
+    // (index in follow_ups, task run id) of each attempt to hand to the hub after the commit.
+    let mut dispatches: Vec<(usize, String)> = Vec::new();
+    let mut kills: Vec<String> = Vec::new();
     // Children are created here, in this transaction, and the engine is stepped again with the
     // answers until it asks for no more: a task that does not wait for its child is done at
     // once, and what follows it starts in the same commit.
@@ -66,11 +74,14 @@ pub async fn process(state: &ExecutorState, message: &Claimed) -> Result<AfterCo
                     task_run_id,
                     attempt,
                 } => {
-                    follow_ups.push(DispatchMessage::message(
-                        &execution.id,
-                        &task_run_id,
-                        attempt,
-                    ));
+                    // Claimed by this executor from the start: it hands the attempt to its hub
+                    // right after the commit, so no other executor needs to hear of it — one
+                    // takes it over only when this one dies and the claim's lease runs out.
+                    follow_ups.push(
+                        DispatchMessage::message(&execution.id, &task_run_id, attempt)
+                            .claimed_by(&state.options.consumer_id, state.options.lease),
+                    );
+                    dispatches.push((follow_ups.len() - 1, task_run_id));
                 }
                 Action::WakeAt { task_run_id, at } => {
                     follow_ups.push(StepMessage::at(
@@ -79,7 +90,7 @@ pub async fn process(state: &ExecutorState, message: &Claimed) -> Result<AfterCo
                         at,
                     ));
                 }
-                Action::Kill { task_run_id } => after.kills.push(task_run_id),
+                Action::Kill { task_run_id } => kills.push(task_run_id),
                 Action::StartSubflow(start) => {
                     let task_run_id = start.task_run_id.clone();
                     answers.push(
@@ -103,13 +114,26 @@ pub async fn process(state: &ExecutorState, message: &Claimed) -> Result<AfterCo
     super::write_document(&mut row, &execution)?;
     let version = row.version;
     tx.update_execution(&row, version).await?;
-    if !follow_ups.is_empty() {
-        tx.enqueue(&follow_ups).await?;
-    }
-    tx.ack(&[message.id]).await?;
+    let message_ids = if follow_ups.is_empty() {
+        Vec::new()
+    } else {
+        tx.enqueue(&follow_ups).await?
+    };
+    tx.ack(acks).await?;
     tx.commit().await?;
     before.record(&execution);
-    Ok(after)
+
+    for (index, task_run_id) in dispatches {
+        if let (Some(message_id), Some(run)) =
+            (message_ids.get(index), execution.task_run(&task_run_id))
+        {
+            super::dispatch::hand_over(state, *message_id, &execution, &flow, run);
+        }
+    }
+    for task_run_id in &kills {
+        state.hub.kill(task_run_id);
+    }
+    Ok(())
 }
 
 fn run_step(

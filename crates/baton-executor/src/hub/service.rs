@@ -206,7 +206,10 @@ fn task_result(worker_id: &str, result: v1::TaskResult) -> TaskResult {
         state,
         outputs,
         error_message: Some(result.error_message).filter(|m| !m.is_empty()),
-        started_at: time(result.started_at_ms),
+        started_at: match result.started_at_us {
+            0 => time(result.started_at_ms),
+            us => DateTime::from_timestamp_micros(us).unwrap_or_default(),
+        },
         ended_at: time(result.ended_at_ms),
     }
 }

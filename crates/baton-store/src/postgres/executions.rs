@@ -53,6 +53,10 @@ impl TryFrom<ExecutionRow> for Execution {
 /// The executor's transaction on Postgres.
 struct PgTx {
     tx: Transaction<'static, Postgres>,
+    /// For the wake-ups sent once the transaction committed.
+    pool: sqlx::PgPool,
+    /// Queues whose consumers must hear of this transaction's messages.
+    wake: std::collections::BTreeSet<String>,
 }
 
 #[async_trait]
@@ -99,6 +103,7 @@ impl ExecutionTx for PgTx {
     }
 
     async fn enqueue(&mut self, messages: &[NewMessage]) -> Result<Vec<i64>> {
+        self.wake.extend(queue::to_wake(messages));
         queue::enqueue(&mut self.tx, messages).await
     }
 
@@ -107,7 +112,10 @@ impl ExecutionTx for PgTx {
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {
-        Ok(self.tx.commit().await?)
+        let PgTx { tx, pool, wake } = *self;
+        tx.commit().await?;
+        queue::notify_committed(&pool, wake).await;
+        Ok(())
     }
 }
 
@@ -148,6 +156,8 @@ impl ExecutionStore for PgStore {
     async fn begin(&self) -> Result<Box<dyn ExecutionTx>> {
         Ok(Box::new(PgTx {
             tx: self.pool.begin().await?,
+            pool: self.pool.clone(),
+            wake: Default::default(),
         }))
     }
 

@@ -58,6 +58,7 @@ impl LogStore for PgStore {
         let levels: Vec<&str> = entries.iter().map(|e| e.level.as_str()).collect();
         let timestamps: Vec<DateTime<Utc>> = entries.iter().map(|e| e.timestamp).collect();
         let messages: Vec<&str> = entries.iter().map(|e| e.message.as_str()).collect();
+        let mut tx = self.begin_relaxed().await?;
         sqlx::query(include_str!("sql/log_append.sql"))
             .bind(execution_ids)
             .bind(task_run_ids)
@@ -65,8 +66,9 @@ impl LogStore for PgStore {
             .bind(levels)
             .bind(timestamps)
             .bind(messages)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
     }
 

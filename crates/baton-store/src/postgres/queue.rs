@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
-use sqlx::{FromRow, PgConnection, PgExecutor};
+use sqlx::{FromRow, PgConnection, PgExecutor, PgPool};
 
 use super::PgStore;
 use crate::{Claimed, NewMessage, QueueStore, Result, Wakeup, millis};
@@ -24,7 +24,8 @@ struct ClaimedRow {
     run_at: DateTime<Utc>,
 }
 
-/// Inserts the messages and notifies their queues; both take effect at commit.
+/// Inserts the messages. The caller wakes their consumers once the transaction committed
+/// ([`to_wake`], [`notify_committed`]).
 pub(super) async fn enqueue(conn: &mut PgConnection, messages: &[NewMessage]) -> Result<Vec<i64>> {
     if messages.is_empty() {
         return Ok(Vec::new());
@@ -34,16 +35,56 @@ pub(super) async fn enqueue(conn: &mut PgConnection, messages: &[NewMessage]) ->
     let payloads: Vec<Json<&Value>> = messages.iter().map(|m| Json(&m.payload)).collect();
     let priorities: Vec<i16> = messages.iter().map(|m| m.priority).collect();
     let run_ats: Vec<Option<DateTime<Utc>>> = messages.iter().map(|m| m.run_at).collect();
+    let consumers: Vec<Option<&str>> = messages
+        .iter()
+        .map(|m| m.claimed_by.as_ref().map(|(consumer, _)| consumer.as_str()))
+        .collect();
+    let leases: Vec<Option<f64>> = messages
+        .iter()
+        .map(|m| {
+            m.claimed_by
+                .as_ref()
+                .map(|(_, lease)| millis(*lease) as f64)
+        })
+        .collect();
     let ids: Vec<i64> = sqlx::query_scalar(include_str!("sql/queue_enqueue.sql"))
         .bind(&queues)
         .bind(keys)
         .bind(payloads)
         .bind(priorities)
         .bind(run_ats)
+        .bind(consumers)
+        .bind(leases)
         .fetch_all(&mut *conn)
         .await?;
-    notify(conn, queues.into_iter().map(str::to_owned).collect()).await?;
+    // Rows are inserted in the messages' order and identity values only grow, so sorted ids
+    // are in the messages' order too.
+    let mut ids = ids;
+    ids.sort_unstable();
     Ok(ids)
+}
+
+/// The queues whose consumers must hear of `messages` (not those enqueued already claimed).
+pub(super) fn to_wake(messages: &[NewMessage]) -> BTreeSet<String> {
+    messages
+        .iter()
+        .filter(|m| m.wakes())
+        .map(|m| m.queue.clone())
+        .collect()
+}
+
+/// Wakes the consumers of `queues` after the transaction that enqueued to them committed. It
+/// cannot fail the enqueue, which has happened: a lost wake-up (a crash just before, a broken
+/// connection) delays the messages to the consumers' next poll, it loses none.
+pub(super) async fn notify_committed(pool: &PgPool, queues: BTreeSet<String>) {
+    if queues.is_empty() {
+        return;
+    }
+    let queues: Vec<String> = queues.into_iter().collect();
+    let _ = sqlx::query(include_str!("sql/queue_notify_committed.sql"))
+        .bind(queues)
+        .execute(pool)
+        .await;
 }
 
 async fn notify(conn: impl PgExecutor<'_>, queues: BTreeSet<String>) -> Result<()> {
@@ -74,6 +115,7 @@ impl QueueStore for PgStore {
         let mut tx = self.pool.begin().await?;
         let ids = enqueue(&mut tx, messages).await?;
         tx.commit().await?;
+        notify_committed(&self.pool, to_wake(messages)).await;
         Ok(ids)
     }
 
@@ -84,13 +126,15 @@ impl QueueStore for PgStore {
         max: u32,
         lease: Duration,
     ) -> Result<Vec<Claimed>> {
+        let mut tx = self.begin_relaxed().await?;
         let mut rows: Vec<ClaimedRow> = sqlx::query_as(include_str!("sql/queue_claim.sql"))
             .bind(queue)
             .bind(consumer)
             .bind(i64::from(max))
             .bind(millis(lease) as f64)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *tx)
             .await?;
+        tx.commit().await?;
         // RETURNING does not keep the CTE's order.
         rows.sort_by_key(|row| (row.priority, row.run_at, row.id));
         Ok(rows

@@ -130,8 +130,12 @@ impl ExecutionTx for SqliteTx {
     }
 
     async fn enqueue(&mut self, messages: &[NewMessage]) -> Result<Vec<i64>> {
-        self.enqueued
-            .extend(messages.iter().map(|m| m.queue.clone()));
+        self.enqueued.extend(
+            messages
+                .iter()
+                .filter(|m| m.wakes())
+                .map(|m| m.queue.clone()),
+        );
         queue::enqueue(&mut self.tx, messages).await
     }
 

@@ -38,6 +38,18 @@ pub(super) async fn enqueue(
             .bind(message.priority)
             .bind(message.run_at.map(micros))
             .bind(now)
+            .bind(
+                message
+                    .claimed_by
+                    .as_ref()
+                    .map(|(consumer, _)| consumer.as_str()),
+            )
+            .bind(
+                message
+                    .claimed_by
+                    .as_ref()
+                    .map(|(_, lease)| duration_micros(*lease)),
+            )
             .fetch_one(&mut *conn)
             .await?;
         ids.push(id);
@@ -64,6 +76,7 @@ impl QueueStore for SqliteStore {
         tx.commit().await?;
         for queue in messages
             .iter()
+            .filter(|m| m.wakes())
             .map(|m| m.queue.as_str())
             .collect::<BTreeSet<_>>()
         {

@@ -33,15 +33,38 @@ pub struct PgServer {
     dir: PathBuf,
     /// The Postgres binaries (`pg_ctl`), for [`PgServer::crash_and_restart`].
     bin: PathBuf,
+    /// How it was started, so a restart starts it the same way.
+    durability: Durability,
     /// Held (shared) until the process exits; tells the watchdog the server is in use.
     _users: File,
 }
 
 static SERVER: OnceLock<PgServer> = OnceLock::new();
+static DURABLE_SERVER: OnceLock<PgServer> = OnceLock::new();
+
+/// Whether commits reach the disk before they return.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    /// `fsync=off`, `synchronous_commit=off`: tests need no crash safety and run faster.
+    Off,
+    /// Postgres' own defaults: what a deployment runs, so benchmarks pay for every commit.
+    Full,
+}
 
 impl PgServer {
     pub fn get() -> &'static PgServer {
-        SERVER.get_or_init(|| start().unwrap_or_else(|e| panic!("cannot start test Postgres: {e}")))
+        SERVER.get_or_init(|| {
+            start(Durability::Off).unwrap_or_else(|e| panic!("cannot start test Postgres: {e}"))
+        })
+    }
+
+    /// A server with Postgres' default durability (`fsync`, `synchronous_commit` and
+    /// `full_page_writes` on), for benchmarks: a commit costs what it costs in production.
+    pub fn durable() -> &'static PgServer {
+        DURABLE_SERVER.get_or_init(|| {
+            start(Durability::Full)
+                .unwrap_or_else(|e| panic!("cannot start a durable Postgres: {e}"))
+        })
     }
 
     pub fn options(&self, database: &str) -> PgConnectOptions {
@@ -83,7 +106,7 @@ impl PgServer {
             .args(["-m", "immediate"]);
         run(stop, "pg_ctl stop").expect("crash the test Postgres");
         tokio::time::sleep(down).await;
-        start_server(&self.bin, &self.dir).expect("restart the test Postgres");
+        start_server(&self.bin, &self.dir, self.durability).expect("restart the test Postgres");
     }
 
     async fn create_database(&self) -> String {
@@ -165,12 +188,16 @@ fn lock_file(path: &Path) -> Result<File, String> {
         .map_err(|e| format!("open {}: {e}", path.display()))
 }
 
-fn start() -> Result<PgServer, String> {
+fn start(durability: Durability) -> Result<PgServer, String> {
     let bin = bin_dir()?;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut hasher = DefaultHasher::new();
     exe.hash(&mut hasher);
-    let dir = std::env::temp_dir().join(format!("baton-store-pg-{:016x}", hasher.finish()));
+    let suffix = match durability {
+        Durability::Off => "",
+        Durability::Full => "-durable",
+    };
+    let dir = std::env::temp_dir().join(format!("baton-store-pg-{:016x}{suffix}", hasher.finish()));
     fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
     // The postgres user writes its data directory and socket here.
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).map_err(|e| e.to_string())?;
@@ -208,18 +235,19 @@ fn start() -> Result<PgServer, String> {
             "--locale=C",
         ]);
         run(initdb, "initdb")?;
-        start_server(&bin, &dir)?;
+        start_server(&bin, &dir, durability)?;
         spawn_watchdog(&bin, &dir)?;
     }
     drop(control);
     Ok(PgServer {
         dir,
         bin,
+        durability,
         _users: users,
     })
 }
 
-fn start_server(bin: &Path, dir: &Path) -> Result<(), String> {
+fn start_server(bin: &Path, dir: &Path, durability: Durability) -> Result<(), String> {
     let data = dir.join("data");
     let mut pg_ctl = pg_command(&bin.join("pg_ctl"));
     pg_ctl
@@ -231,9 +259,13 @@ fn start_server(bin: &Path, dir: &Path) -> Result<(), String> {
         .arg("-w")
         .arg("-o")
         .arg(format!(
-            "-k {} -p {PORT} -c listen_addresses='' -c fsync=off -c synchronous_commit=off \
-                 -c full_page_writes=off -c max_connections=300",
-            dir.display()
+            "-k {} -p {PORT} -c listen_addresses='' -c max_connections=300{}",
+            dir.display(),
+            match durability {
+                Durability::Off =>
+                    " -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+                Durability::Full => "",
+            }
         ));
     run(pg_ctl, "pg_ctl start")
 }

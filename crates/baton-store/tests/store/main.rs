@@ -48,6 +48,7 @@ conformance! {
     queue::claim_never_hands_a_message_to_two_consumers,
     queue::keyed_messages_are_claimed_one_at_a_time_in_order,
     queue::expired_lease_is_rescued_with_next_attempt,
+    queue::message_enqueued_claimed_is_its_consumers_until_the_lease_runs_out,
     queue::renew_keeps_a_lease_alive,
     queue::nack_delays_the_next_claim,
     queue::subscriber_is_woken_by_enqueue,

@@ -2,7 +2,8 @@
 -- remaining predicates can use the indexes.
 SELECT id, namespace, flow_id, flow_revision, state, labels, created_at, updated_at, ended_at, version, document
 FROM executions
-WHERE ($1::text IS NULL OR namespace = $1)
+-- A namespace matches itself and its children (company matches company.team), as Kestra.
+WHERE ($1::text IS NULL OR namespace = $1 OR starts_with(namespace, $1 || '.'))
   AND ($2::text IS NULL OR flow_id = $2)
   AND (cardinality($3::text[]) = 0 OR state = ANY($3))
   AND ($4::timestamptz IS NULL OR created_at >= $4)

@@ -1,7 +1,8 @@
 -- ?3 is a JSON array of states, ?6 a JSON object of labels that must all match.
 SELECT id, namespace, flow_id, flow_revision, state, labels, created_at, updated_at, ended_at, version, document
 FROM executions e
-WHERE (?1 IS NULL OR namespace = ?1)
+-- A namespace matches itself and its children (company matches company.team), as Kestra.
+WHERE (?1 IS NULL OR namespace = ?1 OR substr(namespace, 1, length(?1) + 1) = ?1 || '.')
   AND (?2 IS NULL OR flow_id = ?2)
   AND (json_array_length(?3) = 0 OR state IN (SELECT value FROM json_each(?3)))
   AND (?4 IS NULL OR created_at >= ?4)

@@ -177,6 +177,12 @@ pub async fn list_executions_filters_and_pages_newest_first(store: Arc<dyn Store
         } else {
             ExecutionState::Failed
         };
+        // A child namespace matches a namespace filter; a longer sibling name does not.
+        if i % 5 == 0 {
+            exec.namespace = "company.team.sub".into();
+        } else if i % 7 == 0 {
+            exec.namespace = "company.teamx".into();
+        }
         // Pairs share a timestamp, so the id breaks ties.
         exec.created_at = base + TimeDelta::seconds(i / 2);
         exec.labels = BTreeMap::from([("env".into(), if i < 10 { "prod" } else { "dev" }.into())]);
@@ -228,7 +234,17 @@ pub async fn list_executions_filters_and_pages_newest_first(store: Arc<dyn Store
     };
     assert_eq!(
         ids(filter).await,
-        expect(&|e| e.flow_id == "hello" && e.state == ExecutionState::Failed)
+        expect(&|e| e.namespace != "company.teamx"
+            && e.flow_id == "hello"
+            && e.state == ExecutionState::Failed)
+    );
+    let filter = ExecutionFilter {
+        namespace: Some("company.team.sub".into()),
+        ..ExecutionFilter::default()
+    };
+    assert_eq!(
+        ids(filter).await,
+        expect(&|e| e.namespace == "company.team.sub")
     );
     let filter = ExecutionFilter {
         labels: BTreeMap::from([("env".into(), "prod".into())]),

@@ -227,3 +227,42 @@ pub async fn subscriber_is_woken_by_enqueue(store: Arc<dyn Store>) {
     assert!(wakeup.wait(Duration::from_secs(5)).await, "no wake-up");
     assert_eq!(store.claim(Q, "c1", 1, LONG).await.unwrap().len(), 1);
 }
+
+pub async fn message_enqueued_claimed_is_its_consumers_until_the_lease_runs_out(
+    store: Arc<dyn Store>,
+) {
+    let ids = store
+        .enqueue(&[
+            NewMessage::new(Q, json!("mine")).claimed_by("owner", Duration::from_millis(200)),
+            NewMessage::new(Q, json!("free")),
+        ])
+        .await
+        .unwrap();
+    let others = store.claim(Q, "other", 10, LONG).await.unwrap();
+    let payloads: Vec<_> = others.iter().map(|c| c.payload.clone()).collect();
+    assert_eq!(
+        payloads,
+        [json!("free")],
+        "the claimed message is not handed out"
+    );
+    assert_eq!(
+        store
+            .renew_leases("owner", &[ids[0]], Duration::from_millis(200))
+            .await
+            .unwrap(),
+        [ids[0]],
+        "its consumer holds it like a message it claimed"
+    );
+    let rescued = eventually(Duration::from_secs(5), || {
+        let store = store.clone();
+        async move { (store.rescue_expired().await.unwrap() == 1).then_some(()) }
+    })
+    .await;
+    assert!(rescued.is_some(), "the expired lease was never rescued");
+    let taken_over = store.claim(Q, "other", 10, LONG).await.unwrap();
+    assert_eq!(
+        (taken_over[0].id, taken_over[0].attempt),
+        (ids[0], 2),
+        "the second claim counts the first"
+    );
+}
