@@ -199,23 +199,23 @@ async fn handle(state: Arc<ExecutorState>, work: Work, message: Claimed) {
         .clone()
         .or_else(|| message.payload["executionId"].as_str().map(str::to_owned))
         .unwrap_or_default();
-    let started = std::time::Instant::now();
-    let (result, histogram) = match work {
+    let result = match work {
         Work::Step => {
             let span = tracing::info_span!("step", execution_id = %execution_id);
             // Exported traces: the step hangs under its execution's root span.
             let _ = span.set_parent(baton_proto::trace::execution_context(&execution_id));
-            let result = step::process(&state, &message).instrument(span).await;
-            (result, "baton_step_duration_seconds")
+            step::process(&state, &message).instrument(span).await
         }
         Work::Dispatch => {
+            let started = std::time::Instant::now();
             let span = tracing::info_span!("dispatch", execution_id = %execution_id);
             let _ = span.set_parent(baton_proto::trace::execution_context(&execution_id));
             let result = dispatch::dispatch(&state, &message).instrument(span).await;
-            (result, "baton_dispatch_duration_seconds")
+            ::metrics::histogram!("baton_dispatch_duration_seconds")
+                .record(started.elapsed().as_secs_f64());
+            result
         }
     };
-    ::metrics::histogram!(histogram).record(started.elapsed().as_secs_f64());
     if let Err(error) = result {
         tracing::error!(%error, message = message.id, "processing failed; the message will be retried");
         let retry_at = chrono::Utc::now() + chrono::TimeDelta::seconds(1);

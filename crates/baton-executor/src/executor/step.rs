@@ -32,6 +32,8 @@ pub async fn step_execution(
     events: &[Event],
     acks: &[i64],
 ) -> Result<(), Error> {
+    // Every step is timed, whether a claimed message or a worker's result asked for it.
+    let started = std::time::Instant::now();
     let store: &dyn Store = state.store.as_ref();
     let mut tx = store.begin().await?;
     let mut row = match tx.lock_execution(id).await {
@@ -121,6 +123,7 @@ pub async fn step_execution(
     };
     tx.ack(acks).await?;
     tx.commit().await?;
+    metrics::histogram!("baton_step_duration_seconds").record(started.elapsed().as_secs_f64());
     before.record(&execution);
 
     for (index, task_run_id) in dispatches {
