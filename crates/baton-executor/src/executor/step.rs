@@ -54,6 +54,8 @@ async fn step_once(
     events: &[Event],
     acks: &[i64],
 ) -> Result<(), Error> {
+    // Every step is timed, whether a claimed message or a worker's result asked for it.
+    let started = std::time::Instant::now();
     let store: &dyn Store = state.store.as_ref();
     let mut tx = store.begin().await?;
     let mut row = match tx.lock_execution(id).await {
@@ -79,6 +81,7 @@ async fn step_once(
         .get_in(tx.as_mut(), &row.namespace, &row.flow_id, row.flow_revision)
         .await?;
 
+    let observed = super::metrics::Before::of(&execution);
     let before = execution.state;
     let gate = concurrency::gate(
         tx.as_mut(),
@@ -177,6 +180,8 @@ async fn step_once(
     };
     tx.ack(acks).await?;
     tx.commit().await?;
+    metrics::histogram!("baton_step_duration_seconds").record(started.elapsed().as_secs_f64());
+    observed.record(&execution);
 
     for (index, task_run_id) in dispatches {
         if let (Some(message_id), Some(run)) =
