@@ -278,8 +278,11 @@ tasks:
     type: io.kestra.plugin.scripts.shell.Commands
     taskRunner:
       type: io.kestra.plugin.core.runner.Process
+    outputFiles:
+      - summary.txt
     commands:
       - for i in 1 2 3 4 5; do echo "step $i"; sleep 0.4; done
+      - printf 'region=%s\nsteps=5\n' '{{ inputs.region }}' > summary.txt
   - id: answer
     type: io.kestra.plugin.core.debug.Return
     format: "{{ inputs.tags | length }} tags"
@@ -501,6 +504,34 @@ async fn a_person_fixes_a_flow_executes_it_with_the_form_and_watches_it_live() -
         .text()
         .await?;
     assert!(outputs.contains("2 tags"), "{outputs}");
+    // Open the output file: its link names it and its size, and what it serves (with the
+    // browser's login) is what the task wrote.
+    let file = session
+        .driver
+        .find(By::Css("[data-outputs=work] a.file"))
+        .await?;
+    assert_eq!(file.text().await?, "summary.txt");
+    let size = session
+        .driver
+        .find(By::Css("[data-outputs=work] .file-size"))
+        .await?;
+    assert_eq!(size.text().await?, "23 B");
+    let href = file
+        .attr("href")
+        .await?
+        .context("the file link has an href")?;
+    let served = session
+        .driver
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; \
+             fetch(arguments[0]).then(r => r.text().then(t => done([r.status, t])));",
+            vec![serde_json::Value::String(href)],
+        )
+        .await?;
+    assert_eq!(
+        served.json(),
+        &serde_json::json!([200, "region=us-east\nsteps=5\n"])
+    );
     // The whole page: timeline, graph, outputs and logs.
     session.driver.set_window_rect(0, 0, 1280, 2200).await?;
     session.screenshot("execution").await?;

@@ -90,6 +90,15 @@ async fn load(state: &ApiState, id: &str) -> Result<(Execution, Live), ApiError>
         Err(error) => return Err(error.into()),
     };
     let now = Utc::now();
+    let sizes = super::outputs::file_sizes(
+        state.storage.as_ref(),
+        execution
+            .task_runs
+            .iter()
+            .flat_map(|run| run.outputs.values())
+            .chain(execution.outputs.values()),
+    )
+    .await;
     let live = Live {
         id: execution.id.clone(),
         state: execution.state,
@@ -124,7 +133,7 @@ async fn load(state: &ApiState, id: &str) -> Result<(Execution, Live), ApiError>
                 let value = serde_json::Value::Object(run.outputs.clone());
                 (
                     task_run_label(run),
-                    super::outputs::tree(&value, &execution.id),
+                    super::outputs::tree(&value, &execution.id, &sizes),
                 )
             })
             .collect(),
@@ -134,6 +143,7 @@ async fn load(state: &ApiState, id: &str) -> Result<(Execution, Live), ApiError>
             super::outputs::tree(
                 &serde_json::Value::Object(execution.outputs.clone()),
                 &execution.id,
+                &sizes,
             )
         },
         task_runs: execution
