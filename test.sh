@@ -5,7 +5,8 @@
 # cargo-nextest when present), the Postgres server binaries, which baton-store's tests run
 # as a throwaway cluster (crates/baton-store/tests/store/support/postgres.rs), and the local
 # container images the Docker runner's tests use (deploy/base-images.sh),
-# and Chromium with chromedriver for the web UI's browser tests.
+# Chromium with chromedriver for the web UI's browser tests, a Docker Compose tool for the
+# docker-compose.yaml test, and kubernetes-validate (PyPI) for the Kubernetes manifests' test.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -32,10 +33,22 @@ if ! python3 -c 'import duckdb_cli' >/dev/null 2>&1; then
     python3 -m pip install --quiet 'duckdb-cli==1.5.6'
 fi
 
+# The Kubernetes manifests are checked against the API's schemas (tests/tests/kubernetes.rs).
+if ! command -v kubernetes-validate >/dev/null; then
+    say "kubernetes-validate missing: installing it with pip"
+    python3 -m pip install --quiet kubernetes-validate
+fi
+
 # The Docker runner's tests run containers of the local images (no registry is reachable).
 if docker info >/dev/null 2>&1; then
     say "building the local container images that are missing (deploy/base-images.sh)"
     deploy/base-images.sh
+    # tests/tests/compose.rs runs docker-compose.yaml with `docker compose` or docker-compose.
+    if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null; then
+        say "no Docker Compose tool: installing Debian's docker-compose"
+        apt-get update
+        apt-get install -y docker-compose
+    fi
 else
     say "no Docker engine reachable: the Docker runner's tests will fail"
 fi

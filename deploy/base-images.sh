@@ -3,14 +3,16 @@
 #
 # This machine has a Docker engine but cannot pull images, while Baton's tests
 # and example flows run tasks in `debian:bookworm-slim`, `python:3.11-slim` and
-# `python:slim`. We make those tags locally from a debootstrapped Debian 12
-# rootfs fetched from the same Debian mirror (and proxy) that the host's apt
-# already uses, then `docker import` them.
+# `python:slim`, and docker-compose.yaml runs `postgres:15`. We make those tags
+# locally from a debootstrapped Debian 12 rootfs fetched from the same Debian
+# mirror (and proxy) that the host's apt already uses, then `docker import` them.
 #
-# Usage: deploy/base-images.sh [--force] [--no-cache] [debian] [python]
+# Usage: deploy/base-images.sh [--force] [--no-cache] [debian] [python] [postgres]
 #   (no image names)  build every image that is missing
 #   debian            only debian:bookworm-slim
 #   python            only python:3.11-slim (also tagged python:slim)
+#   postgres          only postgres:15 (Debian's postgresql-15 behind an entry
+#                     point honouring POSTGRES_USER/PASSWORD/DB, deploy/postgres/)
 #   --force           rebuild from a fresh debootstrap even if the image or a
 #                     cached tarball exists (the cache is refreshed)
 #   --no-cache        neither read nor write the tarball cache
@@ -30,6 +32,12 @@ readonly DEBIAN_TAG=debian:bookworm-slim
 readonly PYTHON_TAG=python:3.11-slim
 readonly PYTHON_ALIASES=(python:slim)
 readonly PYTHON_PACKAGES=(python3 python3-pip python3-venv ca-certificates)
+readonly POSTGRES_TAG=postgres:15
+# The imported rootfs; deploy/postgres/Dockerfile adds what `docker import` cannot
+# set (STOPSIGNAL) and the entry point on top of it.
+readonly POSTGRES_ROOTFS_TAG=baton/postgres-rootfs:15
+readonly POSTGRES_PACKAGES=(postgresql-15)
+readonly POSTGRES_CONTEXT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/postgres"
 readonly IMAGE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 readonly CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/baton/images"
 
@@ -37,6 +45,7 @@ force=0
 use_cache=1
 want_debian=0
 want_python=0
+want_postgres=0
 work_dir=""
 step_pgid=""
 
@@ -57,13 +66,15 @@ parse_args() {
             --no-cache) use_cache=0 ;;
             debian) want_debian=1 ;;
             python) want_python=1 ;;
+            postgres) want_postgres=1 ;;
             -h|--help) usage; exit 0 ;;
             *) usage >&2; die "unknown argument: $arg" ;;
         esac
     done
-    if (( !want_debian && !want_python )); then
+    if (( !want_debian && !want_python && !want_postgres )); then
         want_debian=1
         want_python=1
+        want_postgres=1
     fi
 }
 
@@ -389,19 +400,64 @@ build_python() {
     note "built $PYTHON_TAG in $((SECONDS - start)) s"
 }
 
+install_postgres() {
+    local dir=$1 log=$work_dir/apt-postgres.log
+    # Debian's packaging would create and start a cluster on install; the image's
+    # entry point creates one at first start instead, from POSTGRES_* variables.
+    mkdir -p "$dir/etc/postgresql-common"
+    echo 'create_main_cluster = false' >"$dir/etc/postgresql-common/createcluster.conf"
+    printf '#!/bin/sh\nexit 101\n' >"$dir/usr/sbin/policy-rc.d"
+    chmod 0755 "$dir/usr/sbin/policy-rc.d"
+    if ! chroot_run "$dir" apt-get install -y --no-install-recommends \
+        -o Dpkg::Options::=--force-confold "${POSTGRES_PACKAGES[@]}" >"$log" 2>&1; then
+        tail -n 30 "$log" >&2
+        die "apt-get install of ${POSTGRES_PACKAGES[*]} in the chroot failed"
+    fi
+    rm -f "$dir/usr/sbin/policy-rc.d"
+}
+
+# The rootfs is cached like the others; the entry point is added by a small
+# `docker build` on top, so editing it never needs a new debootstrap.
+build_postgres() {
+    local start=$SECONDS out
+    if (( !force )) && image_exists "$POSTGRES_TAG"; then
+        say "$POSTGRES_TAG is present, skipping (--force rebuilds)"
+        return 0
+    fi
+    out=$(usable_cache "$POSTGRES_TAG")
+    if [[ -n "$out" ]]; then
+        say "importing the $POSTGRES_TAG rootfs from cache $out"
+    else
+        say "building $POSTGRES_TAG (apt-get install postgresql-15 into the debootstrapped rootfs, about a minute)"
+        base_rootfs
+        cp -a "$work_dir/base" "$work_dir/postgres"
+        install_postgres "$work_dir/postgres"
+        slim_rootfs "$work_dir/postgres"
+        out=$(output_tarball "$POSTGRES_TAG")
+        tar_rootfs "$work_dir/postgres" "$out"
+        rm -rf --one-file-system "$work_dir/postgres"
+    fi
+    import_tarball "$out" "$POSTGRES_ROOTFS_TAG" '["bash"]'
+    docker build --quiet --build-arg ROOTFS="$POSTGRES_ROOTFS_TAG" -t "$POSTGRES_TAG" "$POSTGRES_CONTEXT" >/dev/null
+    # Only the tag goes; the layers stay under postgres:15.
+    docker image rm "$POSTGRES_ROOTFS_TAG" >/dev/null
+    note "built $POSTGRES_TAG in $((SECONDS - start)) s"
+}
+
 main() {
     parse_args "$@"
     check_docker
     work_dir=$(mktemp -d "${TMPDIR:-/tmp}/baton-base-images.XXXXXX")
     trap cleanup EXIT
     trap 'exit 130' INT TERM
-    # debian first: python consumes the shared base tree.
+    # debian and postgres first: python consumes the shared base tree.
     if (( want_debian )); then build_debian; fi
+    if (( want_postgres )); then build_postgres; fi
     if (( want_python )); then build_python; fi
     say "images:"
     # docker trims leading blanks from --format, so indent afterwards.
     docker image ls --format '{{.Repository}}:{{.Tag}}  {{.ID}}  {{.Size}}' \
-        | grep -E '^(debian:bookworm-slim|python:)' | sed 's/^/    /' || true
+        | grep -E '^(debian:bookworm-slim|python:|postgres:)' | sed 's/^/    /' || true
 }
 
 main "$@"

@@ -23,6 +23,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tonic::transport::server::TcpIncoming;
 
+pub mod compose;
 pub mod process;
 
 pub const TOKEN: &str = "cluster-token";

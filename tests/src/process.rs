@@ -3,6 +3,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The `baton` binary next to the test binaries (cargo builds it with the workspace).
@@ -26,6 +27,8 @@ pub struct BatonProcess {
     pub child: Child,
     /// `http://host:port` for server roles, once they listen.
     pub url: Option<String>,
+    /// What the process printed on stderr so far, line by line.
+    stderr: Arc<Mutex<Vec<String>>>,
 }
 
 impl BatonProcess {
@@ -40,18 +43,33 @@ impl BatonProcess {
             .spawn()?;
         let stderr = child.stderr.take().expect("piped stderr");
         let (url_tx, url_rx) = std::sync::mpsc::channel();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let kept = Arc::clone(&lines);
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(url) = line.strip_prefix("baton is listening on ") {
                     let _ = url_tx.send(url.to_owned());
                 }
+                kept.lock().unwrap_or_else(|e| e.into_inner()).push(line);
             }
         });
-        let mut process = BatonProcess { child, url: None };
+        let mut process = BatonProcess {
+            child,
+            url: None,
+            stderr: lines,
+        };
         if wait_for_url {
             process.url = Some(url_rx.recv_timeout(Duration::from_secs(30))?);
         }
         Ok(process)
+    }
+
+    /// The lines the process printed on stderr so far.
+    pub fn stderr_lines(&self) -> Vec<String> {
+        self.stderr
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// SIGKILL: the process gets no chance to clean up.

@@ -4,7 +4,10 @@ mod client;
 mod commands;
 mod config;
 mod flows_dir;
+mod health;
+mod metrics;
 mod node;
+mod telemetry;
 
 use std::process::ExitCode;
 
@@ -42,6 +45,8 @@ enum Command {
     /// Backfill a trigger's past dates on a server, and follow, pause, resume or cancel it.
     #[command(subcommand)]
     Backfill(commands::trigger::BackfillCommand),
+    /// Ask a server role on this host whether it is ready (or live); exit 0 if it is.
+    Health(commands::health::HealthArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +58,7 @@ fn main() -> ExitCode {
         Command::Execution(command) => Ok(commands::execution::run(command, &cli.server)),
         Command::Trigger(command) => Ok(commands::trigger::run_trigger(command, &cli.server)),
         Command::Backfill(command) => Ok(commands::trigger::run_backfill(command, &cli.server)),
+        Command::Health(args) => commands::health::run(args),
     };
     match result {
         Ok(code) => code,

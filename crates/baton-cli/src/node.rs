@@ -79,6 +79,11 @@ pub struct NodeOptions {
 }
 
 pub async fn connect_store(choice: &StoreChoice) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(connect(choice).await?.0)
+}
+
+/// The store, and on Postgres the concrete store too (its pool's gauges).
+async fn connect(choice: &StoreChoice) -> anyhow::Result<(Arc<dyn Store>, Option<PgStore>)> {
     Ok(match choice {
         StoreChoice::Sqlite(path) => {
             if let Some(dir) = path.parent() {
@@ -92,7 +97,7 @@ pub async fn connect_store(choice: &StoreChoice) -> anyhow::Result<Arc<dyn Store
                 .migrate()
                 .await
                 .context("cannot apply the SQLite migrations")?;
-            Arc::new(store)
+            (Arc::new(store), None)
         }
         StoreChoice::Postgres(url) => {
             let store = PgStore::connect(PgStoreOptions::from_url(url)?);
@@ -100,7 +105,7 @@ pub async fn connect_store(choice: &StoreChoice) -> anyhow::Result<Arc<dyn Store
                 .migrate()
                 .await
                 .context("cannot reach Postgres or apply its migrations")?;
-            Arc::new(store)
+            (Arc::new(store.clone()), Some(store))
         }
     })
 }
@@ -110,7 +115,9 @@ pub async fn run(
     options: NodeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let store = connect_store(&options.store).await?;
+    let (store, pool) = connect(&options.store).await?;
+    let metrics = crate::metrics::install()?;
+    crate::metrics::watch_store(store.clone(), pool, options.executor);
     let storage = options
         .storage
         .as_deref()
@@ -152,7 +159,10 @@ pub async fn run(
         tokio::spawn(folder.watch());
     }
 
-    let mut router = axum::Router::new();
+    let draining = crate::health::Draining::default();
+    let mut router =
+        crate::health::router(crate::health::Readiness::Store(store.clone()), &draining)
+            .merge(crate::metrics::router(metrics));
     let mut serving = Vec::new();
     if options.webserver {
         let api_options = baton_webserver::ApiOptions {
@@ -179,11 +189,14 @@ pub async fn run(
         });
     }
     if options.scheduler {
+        let (reports, fired) = tokio::sync::mpsc::unbounded_channel();
         let scheduler = baton_scheduler::Scheduler::new(
             executor.clone(),
             Arc::new(baton_scheduler::SystemClock::default()),
             baton_scheduler::SchedulerOptions::default(),
-        );
+        )
+        .with_reports(reports);
+        tokio::spawn(crate::metrics::record_fires(fired));
         tokio::spawn(async move {
             if let Err(error) = scheduler.run(std::future::pending()).await {
                 tracing::error!(%error, "the scheduler stopped");
@@ -219,6 +232,7 @@ pub async fn run(
     eprintln!("baton is listening on http://{address}");
     baton_webserver::serve(listener, router, async move {
         shutdown.await;
+        draining.start();
         tracing::info!("shutting down: draining in-process workers");
         let _ = stop_workers.send(true);
         for worker in workers {

@@ -12,6 +12,9 @@ pub use baton_tasks::DockerSettings;
 pub use host::WorkerHost;
 mod runs;
 mod session;
+mod status;
+
+pub use status::WorkerStatus;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -45,6 +48,9 @@ pub struct WorkerOptions {
     pub storage: Option<baton_storage::Storage>,
     /// The DuckDB CLI binary (PyPI's `duckdb-cli`) the DuckDB tasks run.
     pub duckdb: PathBuf,
+    /// Updated by the worker as it connects and runs task runs; the caller keeps a clone for
+    /// readiness and metrics.
+    pub status: WorkerStatus,
 }
 
 impl WorkerOptions {
@@ -63,6 +69,7 @@ impl WorkerOptions {
             docker: baton_tasks::DockerSettings::default(),
             storage: None,
             duckdb: PathBuf::from("duckdb"),
+            status: WorkerStatus::default(),
         }
     }
 }

@@ -90,7 +90,21 @@ impl Runner {
         let docker = Arc::clone(&self.docker);
         let kv = Arc::clone(&self.kv);
         let duckdb = self.duckdb.clone();
-        tokio::spawn(async move {
+        // One span per attempt: log lines (JSON logs) and exported traces carry these ids.
+        let span = tracing::info_span!(
+            "task_run",
+            execution_id = %assign.execution_id,
+            task_run_id = %assign.task_run_id,
+            task_id = %assign.task_id,
+            attempt = assign.attempt,
+        );
+        // Exported traces: the attempt hangs under its execution's root span, whichever worker
+        // runs it.
+        let _ = tracing_opentelemetry::OpenTelemetrySpanExt::set_parent(
+            &span,
+            baton_proto::trace::execution_context(&assign.execution_id),
+        );
+        let run = async move {
             let (task_run_id, attempt) = (assign.task_run_id.clone(), assign.attempt);
             let outcome = match prepared {
                 Err(error) => TaskOutcome::failed(error),
@@ -137,13 +151,16 @@ impl Runner {
                     }
                 }
             };
-            let _ = events.send(RunEvent::Done(result(
-                &task_run_id,
-                attempt,
-                outcome,
-                started_at,
-            )));
-        });
+            let result = result(&task_run_id, attempt, outcome, started_at);
+            // Inside the attempt's span: a JSON log line carries its execution and task run ids.
+            tracing::info!(
+                state = ?v1::TaskState::try_from(result.state).unwrap_or_default(),
+                duration_ms = result.ended_at_ms - result.started_at_ms,
+                "task run attempt ended"
+            );
+            let _ = events.send(RunEvent::Done(result));
+        };
+        tokio::spawn(tracing::Instrument::instrument(run, span));
         running
     }
 

@@ -129,9 +129,12 @@ impl Worker {
         let mut shutdown = std::pin::pin!(shutdown);
         let mut shutdown: Shutdown<'_> = shutdown.as_mut();
         sweep_orphans(Arc::clone(&self.docker));
+        metrics::gauge!("baton_worker_slots").set(f64::from(self.options.slots));
+        self.options.status.set_busy(0);
         let mut backoff = BACKOFF_MIN;
         loop {
             let (end, welcomed) = self.session(shutdown.as_mut()).await;
+            self.options.status.set_connected(false);
             match end {
                 SessionEnd::Done => return Ok(()),
                 SessionEnd::Fatal(error) => {
@@ -217,6 +220,7 @@ impl Worker {
                     .is_some_and(|r| r.attempt == result.attempt)
                 {
                     self.runs.remove(&result.task_run_id);
+                    self.options.status.set_busy(self.runs.len());
                 }
                 if handed_back {
                     self.hand_backs.push(v1::HandBack {
@@ -331,6 +335,7 @@ impl Worker {
             Err(status) => return (SessionEnd::Broken(status.to_string()), false),
         };
         tracing::info!(worker_id = %self.options.worker_id, "connected to the executor");
+        self.options.status.set_connected(true);
         // What ended while disconnected goes out first.
         for result in &self.unacked {
             let _ = out.send(message(Out::TaskResult(result.clone())));
@@ -401,6 +406,7 @@ impl Worker {
                 let id = assign.task_run_id.clone();
                 let running = self.runner.start(assign);
                 self.runs.insert(id, running);
+                self.options.status.set_busy(self.runs.len());
             }
             Some(In::Kill(kill)) => {
                 if let Some(run) = self.runs.get(&kill.task_run_id)

@@ -1,4 +1,5 @@
 pub mod execution;
 pub mod flow;
+pub mod health;
 pub mod server;
 pub mod trigger;

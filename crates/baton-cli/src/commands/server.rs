@@ -77,6 +77,13 @@ pub struct ConfigArgs {
     /// text or json [env: BATON_LOG_FORMAT].
     #[arg(long, value_name = "FORMAT")]
     log_format: Option<String>,
+    /// Export traces to this OTLP/gRPC collector, e.g. http://otel-collector:4317
+    /// [env: OTEL_EXPORTER_OTLP_ENDPOINT].
+    #[arg(long, value_name = "URL")]
+    otlp_endpoint: Option<String>,
+    /// The service.name of exported spans (default baton-ROLE) [env: OTEL_SERVICE_NAME].
+    #[arg(long, value_name = "NAME")]
+    service_name: Option<String>,
 }
 
 #[derive(Args)]
@@ -207,6 +214,10 @@ pub struct WorkerArgs {
     /// by default [env: BATON_DUCKDB].
     #[arg(long)]
     duckdb: Option<String>,
+    /// Where the worker serves /health/* and /metrics (none unless set; the container image
+    /// sets 0.0.0.0:8080) [env: BATON_WORKER_LISTEN].
+    #[arg(long, value_name = "ADDRESS")]
+    worker_listen: Option<String>,
 }
 
 /// The flags given, as (flag, text), for the configuration's flag layer.
@@ -217,7 +228,9 @@ impl Flags {
         let mut flags = Self(Vec::new());
         flags
             .add("log-level", &config.log_level)
-            .add("log-format", &config.log_format);
+            .add("log-format", &config.log_format)
+            .add("otlp-endpoint", &config.otlp_endpoint)
+            .add("service-name", &config.service_name);
         flags
     }
 
@@ -289,7 +302,8 @@ pub fn run(command: ServerCommand) -> anyhow::Result<ExitCode> {
                 .add("storage", &args.storage)
                 .add("drain-grace", &args.drain_grace)
                 .switch("docker-volumes-enabled", args.docker_volumes_enabled)
-                .add("duckdb", &args.duckdb);
+                .add("duckdb", &args.duckdb)
+                .add("worker-listen", &args.worker_listen);
             (Role::Worker, &args.config, flags)
         }
     };
@@ -310,12 +324,29 @@ pub fn run(command: ServerCommand) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     config.validate(role)?;
-    init_tracing(&config.log);
     let secrets = secrets(env.into_iter());
-    if role == Role::Worker {
-        return worker(&config, secrets);
-    }
-    node(node_options(role, &config, secrets))
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    // A worker is known by its id; other roles by host and process.
+    let worker_id = config
+        .worker
+        .id
+        .clone()
+        .unwrap_or_else(baton_worker::default_worker_id);
+    let instance = match role {
+        Role::Worker => worker_id.clone(),
+        _ => baton_worker::default_worker_id(),
+    };
+    let telemetry = runtime.block_on(async { crate::telemetry::init(&config, role, &instance) })?;
+    let result = if role == Role::Worker {
+        worker(&runtime, &config, worker_id, secrets)
+    } else {
+        node(&runtime, node_options(role, &config, secrets))
+    };
+    telemetry.shutdown();
+    result
 }
 
 /// What the roles of `role` need from the configuration (validated already).
@@ -363,11 +394,10 @@ fn node_options(
     }
 }
 
-fn node(options: crate::node::NodeOptions) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+fn node(
+    runtime: &tokio::runtime::Runtime,
+    options: crate::node::NodeOptions,
+) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let shutdown = shutdown_signal()?;
         crate::node::run(options, shutdown).await?;
@@ -375,16 +405,19 @@ fn node(options: crate::node::NodeOptions) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn worker(config: &Config, secrets: HashMap<String, String>) -> anyhow::Result<ExitCode> {
+fn worker(
+    runtime: &tokio::runtime::Runtime,
+    config: &Config,
+    worker_id: String,
+    secrets: HashMap<String, String>,
+) -> anyhow::Result<ExitCode> {
     let mut options = baton_worker::WorkerOptions::new(
         config.worker.executor_url.clone().unwrap_or_default(),
         config.worker.token.clone().unwrap_or_default(),
     );
     options.slots = config.slots();
     options.worker_group = config.worker.group.clone();
-    if let Some(id) = &config.worker.id {
-        options.worker_id = id.clone();
-    }
+    options.worker_id = worker_id;
     options.drain_grace = config.worker.drain_grace;
     options.secrets = secrets;
     options.docker = docker_settings(config);
@@ -396,13 +429,41 @@ fn worker(config: &Config, secrets: HashMap<String, String>) -> anyhow::Result<E
         .map(baton_storage::Storage::open)
         .transpose()
         .context("cannot open the internal storage")?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let shutdown = shutdown_signal()?;
-        baton_worker::run(options, shutdown).await?;
+        let draining = crate::health::Draining::default();
+        let (stopped_tx, stopped) = tokio::sync::oneshot::channel::<()>();
+        let mut server = None;
+        if let Some(listen) = config.worker.listen {
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            // The same line as the server roles print, for scripts and tests that wait for it.
+            eprintln!("baton is listening on http://{}", listener.local_addr()?);
+            let router = crate::health::router(
+                crate::health::Readiness::Worker(options.status.clone()),
+                &draining,
+            )
+            .merge(crate::metrics::router(crate::metrics::install()?));
+            server = Some(tokio::spawn(baton_webserver::serve(
+                listener,
+                router,
+                async move {
+                    let _ = stopped.await;
+                },
+            )));
+        }
+        let shutdown = async move {
+            shutdown.await;
+            draining.start();
+        };
+        let result = baton_worker::run(options, shutdown).await;
+        // The health port stays open while the worker drains, answering 503 to readiness.
+        let _ = stopped_tx.send(());
+        if let Some(server) = server {
+            let _ = server.await;
+        }
+        result?;
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -439,19 +500,4 @@ fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
             _ = int.recv() => tracing::info!("SIGINT: draining"),
         }
     })
-}
-
-fn init_tracing(log: &config::LogConfig) {
-    // The filter was checked when the configuration was validated.
-    let filter = tracing_subscriber::EnvFilter::try_new(&log.level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match log.format {
-        config::LogFormat::Text => builder
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .try_init(),
-        config::LogFormat::Json => builder.json().with_ansi(false).try_init(),
-    };
 }

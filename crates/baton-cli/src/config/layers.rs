@@ -23,7 +23,7 @@ pub struct Sources<'a> {
     /// Where `baton.yaml` is looked for: the working directory, as `.` so that messages name
     /// `./baton.yaml`.
     pub dir: PathBuf,
-    /// The environment (only `BATON_*` variables are read).
+    /// The environment (only the settings' variables are read: `BATON_*`, `OTEL_*`).
     pub env: &'a HashMap<String, String>,
     /// The flags the user gave, as (flag without dashes, text).
     pub flags: Vec<(&'static str, String)>,

@@ -59,6 +59,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub docker: DockerConfig,
     pub log: LogConfig,
+    pub telemetry: TelemetryConfig,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -142,6 +143,10 @@ pub struct WorkerConfig {
     /// The DuckDB CLI binary the DuckDB tasks run (PyPI's `duckdb-cli`); `duckdb` on the PATH
     /// when not set.
     pub duckdb: Option<PathBuf>,
+    /// `worker` only: where the worker serves `/health/*` and `/metrics`. None by default, so
+    /// several workers share a host without clashing; the container image sets
+    /// `0.0.0.0:8080`.
+    pub listen: Option<SocketAddr>,
 }
 
 impl Default for WorkerConfig {
@@ -154,8 +159,21 @@ impl Default for WorkerConfig {
             executor_url: None,
             drain_grace: Duration::from_secs(60),
             duckdb: None,
+            listen: None,
         }
     }
+}
+
+/// Traces exported with OpenTelemetry. The keys take the standard `OTEL_*` variables, so
+/// collectors' usual setup works unchanged.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TelemetryConfig {
+    /// An OTLP/gRPC collector, e.g. `http://otel-collector:4317`; traces are exported only
+    /// when it is set.
+    pub otlp_endpoint: Option<String>,
+    /// The `service.name` of exported spans; `baton-<role>` when not set.
+    pub service_name: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -140,6 +140,18 @@ pub static SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        key: "worker.listen",
+        env: "BATON_WORKER_LISTEN",
+        flag: "worker-listen",
+        apply: |config, text| {
+            config.worker.listen = Some(
+                text.parse()
+                    .map_err(|_| format!("'{text}' is not an address such as 0.0.0.0:8080"))?,
+            );
+            Ok(())
+        },
+    },
+    Setting {
         key: "storage.location",
         env: "BATON_STORAGE",
         flag: "storage",
@@ -194,6 +206,29 @@ pub static SETTINGS: &[Setting] = &[
                 "json" => LogFormat::Json,
                 _ => return Err(format!("'{text}' is not a log format: use text or json")),
             };
+            Ok(())
+        },
+    },
+    Setting {
+        key: "telemetry.otlpEndpoint",
+        env: "OTEL_EXPORTER_OTLP_ENDPOINT",
+        flag: "otlp-endpoint",
+        apply: |config, text| {
+            if !(text.starts_with("http://") || text.starts_with("https://")) {
+                return Err(format!(
+                    "'{text}' is not an OTLP endpoint such as http://otel-collector:4317"
+                ));
+            }
+            config.telemetry.otlp_endpoint = Some(text.to_owned());
+            Ok(())
+        },
+    },
+    Setting {
+        key: "telemetry.serviceName",
+        env: "OTEL_SERVICE_NAME",
+        flag: "service-name",
+        apply: |config, text| {
+            config.telemetry.service_name = Some(text.to_owned());
             Ok(())
         },
     },

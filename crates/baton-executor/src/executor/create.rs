@@ -44,6 +44,7 @@ pub async fn create_execution_with_id(
         .store
         .create_execution(&row, &StepMessage::message(&execution.id, Vec::new()))
         .await?;
+    metrics::counter!("baton_executions_created_total").increment(1);
     Ok(execution)
 }
 

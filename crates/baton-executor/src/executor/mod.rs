@@ -16,6 +16,7 @@ mod dispatch;
 mod flow_triggers;
 mod flows;
 mod messages;
+mod metrics;
 mod step;
 mod subflow;
 mod webhook;
@@ -206,9 +207,30 @@ async fn claim_loop(state: Arc<ExecutorState>, queue: &'static str, work: Work) 
 }
 
 async fn handle(state: Arc<ExecutorState>, work: Work, message: Claimed) {
+    use tracing::Instrument as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    // Every log line of the work carries the execution id (the queues' key).
+    let execution_id = message
+        .key
+        .clone()
+        .or_else(|| message.payload["executionId"].as_str().map(str::to_owned))
+        .unwrap_or_default();
     let result = match work {
-        Work::Step => step::process(&state, &message).await,
-        Work::Dispatch => dispatch::dispatch(&state, &message).await,
+        Work::Step => {
+            let span = tracing::info_span!("step", execution_id = %execution_id);
+            // Exported traces: the step hangs under its execution's root span.
+            let _ = span.set_parent(baton_proto::trace::execution_context(&execution_id));
+            step::process(&state, &message).instrument(span).await
+        }
+        Work::Dispatch => {
+            let started = std::time::Instant::now();
+            let span = tracing::info_span!("dispatch", execution_id = %execution_id);
+            let _ = span.set_parent(baton_proto::trace::execution_context(&execution_id));
+            let result = dispatch::dispatch(&state, &message).instrument(span).await;
+            ::metrics::histogram!("baton_dispatch_duration_seconds")
+                .record(started.elapsed().as_secs_f64());
+            result
+        }
     };
     if let Err(error) = result {
         tracing::error!(%error, message = message.id, "processing failed; the message will be retried");

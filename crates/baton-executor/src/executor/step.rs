@@ -56,6 +56,7 @@ async fn step_once(
     events: &[Event],
     acks: &[i64],
 ) -> Result<(), Error> {
+    // Every step is timed, whether a claimed message or a worker's result asked for it.
     let t0 = std::time::Instant::now();
     let store: &dyn Store = state.store.as_ref();
     let mut tx = store.begin().await?;
@@ -84,6 +85,7 @@ async fn step_once(
         .get_in(tx.as_mut(), &row.namespace, &row.flow_id, row.flow_revision)
         .await?;
 
+    let observed = super::metrics::Before::of(&execution);
     let before = execution.state;
     let gate = concurrency::gate(
         tx.as_mut(),
@@ -178,6 +180,8 @@ async fn step_once(
     let t_write = t0.elapsed();
     tx.commit().await?;
     let t_commit = t0.elapsed();
+    metrics::histogram!("baton_step_duration_seconds").record(t_commit.as_secs_f64());
+    observed.record(&execution);
 
     for (index, task_run_id) in dispatches {
         if let (Some(message_id), Some(run)) =

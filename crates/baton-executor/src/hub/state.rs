@@ -324,6 +324,7 @@ impl State {
                     .outbox
                     .send(Ok(kill_message(task_run_id, *attempt)));
             }
+            metrics::counter!("baton_lease_expiries_total").increment(1);
             self.emit(HubEvent::LeaseExpired {
                 task_run_id: task_run_id.clone(),
                 attempt: *attempt,

@@ -100,6 +100,11 @@ impl PgStore {
         }
     }
 
+    /// The pool's connections now: `(open, idle)`; for the `/metrics` gauges of pool use.
+    pub fn pool_connections(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
+    }
+
     /// Applies pending migrations. Safe to call from several processes at once: sqlx's migrator
     /// holds a Postgres advisory lock while it works, so one applies and the others wait, then
     /// find nothing to do. It runs on its own connection, closed afterwards, so a failed

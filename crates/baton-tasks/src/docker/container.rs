@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use std::time::Duration;
+use tracing::Instrument as _;
 
 use baton_core::flow::props::PullPolicy;
 use bollard::Docker;
@@ -57,7 +58,12 @@ pub(crate) async fn run(
         .client(container.spec.host.as_deref())
         .await
         .map_err(|e| e.to_string())?;
-    let Some(id) = create(&client, &container.spec, logs, cancel).await? else {
+    // Spans of the container's life (exported traces show them under the task run attempt).
+    let image = container.spec.image.as_str();
+    let Some(id) = create(&client, &container.spec, logs, cancel)
+        .instrument(tracing::info_span!("container.create", image))
+        .await?
+    else {
         return Ok(killed_before_start());
     };
     let removal = Removal {
@@ -65,8 +71,13 @@ pub(crate) async fn run(
         id: id.clone(),
         armed: container.spec.delete,
     };
-    let result = run_created(&client, &id, &container, logs, cancel).await;
-    removal.now().await;
+    let result = run_created(&client, &id, &container, logs, cancel)
+        .instrument(tracing::info_span!("container.run", image, container_id = %id))
+        .await;
+    removal
+        .now()
+        .instrument(tracing::info_span!("container.remove", container_id = %id))
+        .await;
     result
 }
 
