@@ -156,9 +156,11 @@ pub(super) fn hand_over(
 /// or one taken over from an executor that died.
 pub async fn dispatch(state: &ExecutorState, message: &Claimed) -> Result<(), Error> {
     let payload: DispatchMessage =
-        serde_json::from_value(message.payload.clone()).map_err(|e| Error::BadMessage {
-            id: message.id,
-            reason: e.to_string(),
+        serde::Deserialize::deserialize(&message.payload).map_err(|e: serde_json::Error| {
+            Error::BadMessage {
+                id: message.id,
+                reason: e.to_string(),
+            }
         })?;
     let store: &dyn Store = state.store.as_ref();
     if message.attempt > 1 {

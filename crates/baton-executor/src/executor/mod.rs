@@ -254,10 +254,13 @@ async fn hub_loop(state: Arc<ExecutorState>, mut events: mpsc::Receiver<HubEvent
                 other => reports.push(other),
             }
         }
-        if !lines.is_empty()
-            && let Err(error) = dispatch::append_logs(&state, lines).await
-        {
-            tracing::error!(%error, "writing task run logs failed");
+        if !lines.is_empty() {
+            let started = std::time::Instant::now();
+            if let Err(error) = dispatch::append_logs(&state, lines).await {
+                tracing::error!(%error, "writing task run logs failed");
+            }
+            // `BATON_LOG=…,baton_step_timing=debug`: see docs/benchmarks.md.
+            tracing::debug!(target: "baton_step_timing", logs = started.elapsed().as_micros() as u64, "log timing");
         }
         for event in reports {
             if matches!(event, HubEvent::Started { .. }) {

@@ -19,9 +19,11 @@ const STALE_INDEX_RETRIES: usize = 8;
 /// Steps the execution a claimed `executions` message is for.
 pub async fn process(state: &ExecutorState, message: &Claimed) -> Result<(), Error> {
     let payload: StepMessage =
-        serde_json::from_value(message.payload.clone()).map_err(|e| Error::BadMessage {
-            id: message.id,
-            reason: e.to_string(),
+        serde::Deserialize::deserialize(&message.payload).map_err(|e: serde_json::Error| {
+            Error::BadMessage {
+                id: message.id,
+                reason: e.to_string(),
+            }
         })?;
     let id = Uuid::parse_str(&payload.execution_id).map_err(|e| Error::BadMessage {
         id: message.id,
@@ -55,9 +57,10 @@ async fn step_once(
     acks: &[i64],
 ) -> Result<(), Error> {
     // Every step is timed, whether a claimed message or a worker's result asked for it.
-    let started = std::time::Instant::now();
+    let t0 = std::time::Instant::now();
     let store: &dyn Store = state.store.as_ref();
     let mut tx = store.begin().await?;
+    let t_begin = t0.elapsed();
     let mut row = match tx.lock_execution(id).await {
         Ok(row) => row,
         Err(baton_store::Error::ExecutionNotFound(_)) => {
@@ -76,6 +79,7 @@ async fn step_once(
             execution_id: id.to_string(),
             reason: e.to_string(),
         })?;
+    let t_lock = t0.elapsed();
     let flow = state
         .flows
         .get_in(tx.as_mut(), &row.namespace, &row.flow_id, row.flow_revision)
@@ -171,16 +175,12 @@ async fn step_once(
         follow_ups.extend(flow_triggers::fire(state, tx.as_mut(), &execution).await?);
     }
     super::write_document(&mut row, &execution)?;
-    let version = row.version;
-    tx.update_execution(&row, version).await?;
-    let message_ids = if follow_ups.is_empty() {
-        Vec::new()
-    } else {
-        tx.enqueue(&follow_ups).await?
-    };
-    tx.ack(acks).await?;
+    let t_engine = t0.elapsed();
+    let message_ids = tx.write_step(&row, row.version, &follow_ups, acks).await?;
+    let t_write = t0.elapsed();
     tx.commit().await?;
-    metrics::histogram!("baton_step_duration_seconds").record(started.elapsed().as_secs_f64());
+    let t_commit = t0.elapsed();
+    metrics::histogram!("baton_step_duration_seconds").record(t_commit.as_secs_f64());
     observed.record(&execution);
 
     for (index, task_run_id) in dispatches {
@@ -193,6 +193,20 @@ async fn step_once(
     for task_run_id in &kills {
         state.hub.kill(task_run_id);
     }
+    // Where a step's time goes, for `BATON_LOG=…,baton_step_timing=debug` (docs/benchmarks.md);
+    // the fields are only computed when that target is enabled.
+    let us = |d: std::time::Duration| d.as_micros() as u64;
+    tracing::debug!(
+        target: "baton_step_timing",
+        begin = us(t_begin),
+        lock = us(t_lock - t_begin),
+        engine = us(t_engine - t_lock),
+        write = us(t_write - t_engine),
+        commit = us(t_commit - t_write),
+        handover = us(t0.elapsed() - t_commit),
+        doc_bytes = row.document.to_string().len(),
+        "step timing"
+    );
     Ok(())
 }
 

@@ -112,6 +112,40 @@ impl ExecutionTx for PgTx {
         queue::ack(&mut *self.tx, ids).await
     }
 
+    async fn write_step(
+        &mut self,
+        execution: &Execution,
+        expected_version: i64,
+        messages: &[NewMessage],
+        acks: &[i64],
+    ) -> Result<Vec<i64>> {
+        let columns = queue::MessageColumns::of(messages);
+        let (version, ids): (Option<i64>, Vec<i64>) =
+            sqlx::query_as(include_str!("sql/execution_write_step.sql"))
+                .bind(execution.id)
+                .bind(expected_version)
+                .bind(execution.state.as_str())
+                .bind(Json(&execution.labels))
+                .bind(execution.ended_at)
+                .bind(Json(&execution.document))
+                .bind(execution.flow_revision)
+                .bind(columns.queues)
+                .bind(columns.keys)
+                .bind(columns.payloads)
+                .bind(columns.priorities)
+                .bind(columns.run_ats)
+                .bind(columns.consumers)
+                .bind(columns.leases_ms)
+                .bind(acks)
+                .fetch_one(&mut *self.tx)
+                .await?;
+        if version.is_none() {
+            return Err(missed_update(&mut self.tx, execution, expected_version).await);
+        }
+        self.wake.extend(queue::to_wake(messages));
+        Ok(ids)
+    }
+
     async fn acquire_slot(&mut self, request: &SlotRequest<'_>) -> Result<SlotDecision> {
         concurrency::acquire(&mut self.tx, request).await
     }
@@ -164,21 +198,30 @@ async fn update(
         .bind(execution.flow_revision)
         .fetch_optional(&mut *conn)
         .await?;
-    if let Some(row) = row {
-        return row.try_into();
+    match row {
+        Some(row) => row.try_into(),
+        None => Err(missed_update(conn, execution, expected_version).await),
     }
-    let exists: bool = sqlx::query_scalar(include_str!("sql/execution_exists.sql"))
+}
+
+/// Why an update matched no row: the version moved on, or the execution is gone.
+async fn missed_update(
+    conn: &mut PgConnection,
+    execution: &Execution,
+    expected_version: i64,
+) -> Error {
+    let exists = sqlx::query_scalar::<_, bool>(include_str!("sql/execution_exists.sql"))
         .bind(execution.id)
         .fetch_one(&mut *conn)
-        .await?;
-    Err(if exists {
-        Error::Conflict {
+        .await;
+    match exists {
+        Ok(true) => Error::Conflict {
             id: execution.id,
             expected: expected_version,
-        }
-    } else {
-        Error::ExecutionNotFound(execution.id)
-    })
+        },
+        Ok(false) => Error::ExecutionNotFound(execution.id),
+        Err(error) => error.into(),
+    }
 }
 
 #[async_trait]

@@ -120,20 +120,6 @@ impl PgStore {
         &self.pool
     }
 
-    /// A transaction whose commit does not wait for the disk, for writes a Postgres crash may
-    /// lose without harm: claims (a lost claim leaves the message claimable again, and delivery
-    /// is at-least-once anyway) and log lines. Nothing durable rests on them alone: the WAL is
-    /// written in order, so the next durable commit (the step that acks the claimed message,
-    /// or that ends the task run the log lines belong to) puts them on disk too. One durable
-    /// commit costs milliseconds; these cost a tenth of one.
-    pub(crate) async fn begin_relaxed(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(include_str!("sql/relaxed_commit.sql"))
-            .execute(&mut *tx)
-            .await?;
-        Ok(tx)
-    }
-
     fn subscribe_wakeup(&self, queue: &str) -> Wakeup {
         let wakeup = self.shared.wakeups.subscribe(queue);
         let mut listener = self

@@ -24,37 +24,57 @@ struct ClaimedRow {
     run_at: DateTime<Utc>,
 }
 
+/// The messages as the column arrays `queue_enqueue.sql` (and `execution_write_step.sql`)
+/// unnest, in the messages' order.
+pub(super) struct MessageColumns<'a> {
+    pub queues: Vec<&'a str>,
+    pub keys: Vec<Option<&'a str>>,
+    pub payloads: Vec<Json<&'a Value>>,
+    pub priorities: Vec<i16>,
+    pub run_ats: Vec<Option<DateTime<Utc>>>,
+    pub consumers: Vec<Option<&'a str>>,
+    pub leases_ms: Vec<Option<f64>>,
+}
+
+impl<'a> MessageColumns<'a> {
+    pub(super) fn of(messages: &'a [NewMessage]) -> Self {
+        Self {
+            queues: messages.iter().map(|m| m.queue.as_str()).collect(),
+            keys: messages.iter().map(|m| m.key.as_deref()).collect(),
+            payloads: messages.iter().map(|m| Json(&m.payload)).collect(),
+            priorities: messages.iter().map(|m| m.priority).collect(),
+            run_ats: messages.iter().map(|m| m.run_at).collect(),
+            consumers: messages
+                .iter()
+                .map(|m| m.claimed_by.as_ref().map(|(consumer, _)| consumer.as_str()))
+                .collect(),
+            leases_ms: messages
+                .iter()
+                .map(|m| {
+                    m.claimed_by
+                        .as_ref()
+                        .map(|(_, lease)| millis(*lease) as f64)
+                })
+                .collect(),
+        }
+    }
+}
+
 /// Inserts the messages. The caller wakes their consumers once the transaction committed
 /// ([`to_wake`], [`notify_committed`]).
 pub(super) async fn enqueue(conn: &mut PgConnection, messages: &[NewMessage]) -> Result<Vec<i64>> {
     if messages.is_empty() {
         return Ok(Vec::new());
     }
-    let queues: Vec<&str> = messages.iter().map(|m| m.queue.as_str()).collect();
-    let keys: Vec<Option<&str>> = messages.iter().map(|m| m.key.as_deref()).collect();
-    let payloads: Vec<Json<&Value>> = messages.iter().map(|m| Json(&m.payload)).collect();
-    let priorities: Vec<i16> = messages.iter().map(|m| m.priority).collect();
-    let run_ats: Vec<Option<DateTime<Utc>>> = messages.iter().map(|m| m.run_at).collect();
-    let consumers: Vec<Option<&str>> = messages
-        .iter()
-        .map(|m| m.claimed_by.as_ref().map(|(consumer, _)| consumer.as_str()))
-        .collect();
-    let leases: Vec<Option<f64>> = messages
-        .iter()
-        .map(|m| {
-            m.claimed_by
-                .as_ref()
-                .map(|(_, lease)| millis(*lease) as f64)
-        })
-        .collect();
+    let columns = MessageColumns::of(messages);
     let ids: Vec<i64> = sqlx::query_scalar(include_str!("sql/queue_enqueue.sql"))
-        .bind(&queues)
-        .bind(keys)
-        .bind(payloads)
-        .bind(priorities)
-        .bind(run_ats)
-        .bind(consumers)
-        .bind(leases)
+        .bind(columns.queues)
+        .bind(columns.keys)
+        .bind(columns.payloads)
+        .bind(columns.priorities)
+        .bind(columns.run_ats)
+        .bind(columns.consumers)
+        .bind(columns.leases_ms)
         .fetch_all(&mut *conn)
         .await?;
     // Rows are inserted in the messages' order and identity values only grow, so sorted ids
@@ -126,15 +146,18 @@ impl QueueStore for PgStore {
         max: u32,
         lease: Duration,
     ) -> Result<Vec<Claimed>> {
-        let mut tx = self.begin_relaxed().await?;
+        // One statement in its own transaction, whose commit does not wait for the disk: a
+        // claim a Postgres crash loses leaves the message claimable again (delivery is
+        // at-least-once anyway), and nothing durable rests on it alone — the WAL is written in
+        // order, so the durable commit that acks the message puts the claim on disk too. One
+        // durable commit costs milliseconds; this costs one round trip.
         let mut rows: Vec<ClaimedRow> = sqlx::query_as(include_str!("sql/queue_claim.sql"))
             .bind(queue)
             .bind(consumer)
             .bind(i64::from(max))
             .bind(millis(lease) as f64)
-            .fetch_all(&mut *tx)
+            .fetch_all(&self.pool)
             .await?;
-        tx.commit().await?;
         // RETURNING does not keep the CTE's order.
         rows.sort_by_key(|row| (row.priority, row.run_at, row.id));
         Ok(rows

@@ -41,6 +41,7 @@ conformance! {
     executions::dropped_transaction_leaves_nothing,
     executions::update_with_stale_version_conflicts_and_changes_nothing,
     executions::update_enqueues_and_acks_atomically,
+    executions::write_step_writes_enqueues_and_acks_or_nothing,
     executions::lock_execution_serializes_writers,
     executions::list_executions_filters_and_pages_newest_first,
     queue::claim_takes_due_messages_in_priority_order,

@@ -1,6 +1,9 @@
 -- One statement: pick due messages (skipping rows other claimers hold), lease them.
 -- A keyed message is claimable only when no older message with its key exists, so one key is
 -- never held by two consumers and its messages are handled in enqueue order.
+-- Sent alone (its own transaction), it commits without waiting for the disk: set_config in
+-- RETURNING runs for every claimed row, before the commit reads the setting (see
+-- PgStore::claim for why a claim may be lost).
 WITH next AS (
     SELECT m.id
     FROM queue_messages m
@@ -21,4 +24,5 @@ SET state = 'claimed',
     lease_expires_at = now() + $4::float8 * interval '1 millisecond'
 FROM next
 WHERE q.id = next.id
-RETURNING q.id, q.queue, q.key, q.payload, q.attempt, q.lease_expires_at, q.priority, q.run_at
+RETURNING q.id, q.queue, q.key, q.payload, q.attempt, q.lease_expires_at, q.priority, q.run_at,
+          set_config('synchronous_commit', 'off', true) AS relaxed

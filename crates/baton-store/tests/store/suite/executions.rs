@@ -122,6 +122,86 @@ pub async fn update_enqueues_and_acks_atomically(store: Arc<dyn Store>) {
     assert!(stored.ended_at.is_some());
 }
 
+pub async fn write_step_writes_enqueues_and_acks_or_nothing(store: Arc<dyn Store>) {
+    let exec = store
+        .create_execution(&execution(), &NewMessage::new(Q, json!(0)))
+        .await
+        .unwrap();
+    let consumed = store
+        .claim(Q, "c1", 1, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let mut tx = store.begin().await.unwrap();
+    let locked = tx.lock_execution(exec.id).await.unwrap();
+    let mut running = locked.clone();
+    running.state = ExecutionState::Running;
+    let next = [
+        NewMessage::new("worker", json!({"task": "a"})),
+        NewMessage::new("worker", json!({"task": "b"})).claimed_by("c1", Duration::from_secs(30)),
+        NewMessage::new(Q, json!({"task": "c"})),
+    ];
+    // A stale version writes nothing, enqueues nothing and acks nothing.
+    assert!(matches!(
+        tx.write_step(&running, locked.version + 1, &next, &[consumed[0].id])
+            .await,
+        Err(Error::Conflict { .. })
+    ));
+    drop(tx);
+    assert_eq!(store.queue_len(Q).await.unwrap(), 1);
+    assert_eq!(store.queue_len("worker").await.unwrap(), 0);
+
+    let mut tx = store.begin().await.unwrap();
+    let locked = tx.lock_execution(exec.id).await.unwrap();
+    let ids = tx
+        .write_step(&running, locked.version, &next, &[consumed[0].id])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(ids.len(), 3);
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "ids in the messages' order"
+    );
+    let stored = store.get_execution(exec.id).await.unwrap();
+    assert_eq!((stored.state, stored.version), (ExecutionState::Running, 2));
+    // The acked message is gone; the new one on Q is claimable, the claimed one is not.
+    let claimed = store
+        .claim(Q, "c2", 10, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(
+        (claimed[0].id, &claimed[0].payload),
+        (ids[2], &json!({"task": "c"}))
+    );
+    let workers = store
+        .claim("worker", "c2", 10, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(
+        workers.len(),
+        1,
+        "the message enqueued claimed stays with c1"
+    );
+    assert_eq!(workers[0].id, ids[0]);
+    assert_eq!(
+        store
+            .renew_leases("c1", &[ids[1]], Duration::from_secs(30))
+            .await
+            .unwrap(),
+        vec![ids[1]]
+    );
+
+    // A missing execution is told apart from a conflict.
+    let mut tx = store.begin().await.unwrap();
+    let mut missing = execution();
+    missing.state = ExecutionState::Running;
+    assert!(matches!(
+        tx.write_step(&missing, 1, &[], &[]).await,
+        Err(Error::ExecutionNotFound(_))
+    ));
+}
+
 pub async fn lock_execution_serializes_writers(store: Arc<dyn Store>) {
     let exec = store
         .create_execution(&execution(), &NewMessage::new(Q, json!(0)))
