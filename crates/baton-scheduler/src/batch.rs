@@ -21,6 +21,13 @@ use crate::runtime::Context;
 /// What became of each trigger of a batch.
 pub(crate) type BatchOutcome = Vec<(Arc<TriggerKey>, Result<TriggerOutcome, Error>)>;
 
+/// A trigger that fires on its own, with the execution built ahead of its date if any.
+type Alone = (Armed, Option<Prepared>);
+
+/// A date to fire together: the trigger, the execution as the executor built it (kept for the
+/// dates the store then refuses) and the fire itself.
+type Together = (Armed, (Execution, ScheduledFire));
+
 /// Fires `batch`, triggers armed for one date `due`.
 pub(crate) async fn fire_batch(
     ctx: Arc<Context>,
@@ -28,33 +35,18 @@ pub(crate) async fn fire_batch(
     batch: Vec<Armed>,
 ) -> BatchOutcome {
     let mut outcomes = Vec::with_capacity(batch.len());
-    // Built ahead of the date, off the critical path, and dated at it.
-    let mut pending = Vec::with_capacity(batch.len());
     let ahead = due.filter(|due| *due > ctx.clock.now());
-    for armed in batch {
-        let early = match ahead {
-            Some(due) => match prepare(&ctx, &armed, due, None).await {
-                Ok(mut prepared) => {
-                    prepared.created_at(due);
-                    Some(prepared)
-                }
-                Err(error) => {
-                    outcomes.push((armed.key.clone(), Err(error)));
-                    continue;
-                }
-            },
-            None => None,
-        };
-        pending.push((armed, early));
-    }
+    let pending = match ahead {
+        Some(due) => prepare_ahead(&ctx, due, batch, &mut outcomes).await,
+        None => batch.into_iter().map(|armed| (armed, None)).collect(),
+    };
     if let Some(due) = ahead {
         while ctx.clock.now() < due {
             ctx.clock.sleep_until(due).await;
         }
     }
     let (together, mut alone) = sort_out(&ctx, pending, &mut outcomes).await;
-    let (armed, (executions, fires)): (Vec<Armed>, (Vec<Execution>, Vec<ScheduledFire>)) =
-        together.into_iter().unzip();
+    let (armed, (executions, fires)): (Vec<_>, (Vec<_>, Vec<_>)) = together.into_iter().unzip();
     let fired = fire_together(&ctx, &fires).await;
     for ((armed, execution), fire) in armed.into_iter().zip(executions).zip(fires) {
         match fired.get(&*armed.key) {
@@ -82,6 +74,43 @@ pub(crate) async fn fire_batch(
     outcomes
 }
 
+/// Builds the executions of `batch` ahead of `due`, dated at it, all at once (flow reads
+/// overlap): off the critical path, as long as they take less than `prepare_ahead`.
+async fn prepare_ahead(
+    ctx: &Arc<Context>,
+    due: DateTime<Utc>,
+    batch: Vec<Armed>,
+    outcomes: &mut BatchOutcome,
+) -> Vec<Alone> {
+    let mut tasks = JoinSet::new();
+    let mut keys = HashMap::with_capacity(batch.len());
+    for armed in batch {
+        let ctx = ctx.clone();
+        let key = armed.key.clone();
+        let task = tasks.spawn(async move {
+            let prepared = prepare(&ctx, &armed, due, None).await;
+            (armed, prepared)
+        });
+        keys.insert(task.id(), key);
+    }
+    let mut pending = Vec::with_capacity(tasks.len());
+    while let Some(done) = tasks.join_next().await {
+        match done {
+            Ok((armed, Ok(mut prepared))) => {
+                prepared.created_at(due);
+                pending.push((armed, Some(prepared)));
+            }
+            Ok((armed, Err(error))) => outcomes.push((armed.key, Err(error))),
+            Err(error) => {
+                if let Some(key) = keys.remove(&error.id()) {
+                    outcomes.push((key, Err(Error::Task(error.to_string()))));
+                }
+            }
+        }
+    }
+    pending
+}
+
 /// The rows of the dates the store fired, by trigger; none when the call failed (each date
 /// is then tried on its own).
 async fn fire_together(
@@ -100,18 +129,14 @@ async fn fire_together(
     }
 }
 
-/// Splits the batch, now at its date, into the dates that may fire together (with the
-/// execution as the executor built it, for the ones the store then refuses) and the triggers
+/// Splits the batch, now at its date, into the dates that may fire together and the triggers
 /// that go alone: those with `stopAfter` (their release is checked against how the last
 /// execution ended) and those not plainly due (missed, too late, clock moved back).
 async fn sort_out(
     ctx: &Context,
-    pending: Vec<(Armed, Option<Prepared>)>,
+    pending: Vec<Alone>,
     outcomes: &mut BatchOutcome,
-) -> (
-    Vec<(Armed, (Execution, ScheduledFire))>,
-    Vec<(Armed, Option<Prepared>)>,
-) {
+) -> (Vec<Together>, Vec<Alone>) {
     let now = ctx.clock.now();
     let mut together = Vec::with_capacity(pending.len());
     let mut alone = Vec::new();
@@ -154,7 +179,7 @@ async fn sort_out(
 
 /// Fires each trigger on its own, all at once: one waiting for a row another scheduler holds
 /// does not hold up the others.
-async fn fire_each(ctx: Arc<Context>, alone: Vec<(Armed, Option<Prepared>)>) -> BatchOutcome {
+async fn fire_each(ctx: Arc<Context>, alone: Vec<Alone>) -> BatchOutcome {
     let mut tasks = JoinSet::new();
     let mut keys = HashMap::with_capacity(alone.len());
     for (armed, early) in alone {

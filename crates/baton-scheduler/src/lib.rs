@@ -92,7 +92,7 @@ impl Default for SchedulerOptions {
             busy_retry: Duration::from_millis(20),
             resync_interval: Duration::from_secs(60),
             max_concurrent_fires: 64,
-            prepare_ahead: Duration::from_millis(500),
+            prepare_ahead: Duration::from_secs(1),
             retry_after: Duration::from_secs(1),
         }
     }
