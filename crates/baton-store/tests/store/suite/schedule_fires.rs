@@ -132,7 +132,10 @@ pub async fn due_dates_fire_together_once_and_only_as_armed(store: Arc<dyn Store
     let replayed = due(&store, "a", "2021-01-01T09:00:00Z", "2021-01-02T09:00:00Z").await;
     assert!(store.fire_schedules(&[replayed]).await.unwrap().is_empty());
     let next = due(&store, "a", "2021-01-02T09:00:00Z", "2021-01-03T09:00:00Z").await;
-    let fired = store.fire_schedules(&[next.clone()]).await.unwrap();
+    let fired = store
+        .fire_schedules(std::slice::from_ref(&next))
+        .await
+        .unwrap();
     assert_eq!(keys(&fired), ["a"]);
     assert_eq!(fired[0].last_execution_id, Some(next.execution.id));
     assert_eq!(fired[0].next_fire_at, Some(at("2021-01-03T09:00:00Z")));
