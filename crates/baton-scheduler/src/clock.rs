@@ -42,9 +42,25 @@ impl Clock for SystemClock {
         let Ok(left) = (at - Utc::now()).to_std() else {
             return;
         };
-        tokio::time::sleep(left.min(self.max_sleep)).await;
+        if left > self.max_sleep {
+            tokio::time::sleep(self.max_sleep).await;
+            return;
+        }
+        // Tokio's timers tick in milliseconds and round up, so a fire would start up to a
+        // millisecond or two late: sleep on them to just before `at`, then the rest on a
+        // thread, which the system wakes within tens of microseconds.
+        if let Some(coarse) = left.checked_sub(FINE_SLEEP) {
+            tokio::time::sleep(coarse).await;
+        }
+        let Ok(rest) = (at - Utc::now()).to_std() else {
+            return;
+        };
+        let _ = tokio::task::spawn_blocking(move || std::thread::sleep(rest.min(FINE_SLEEP))).await;
     }
 }
+
+/// The end of a system clock sleep spent on a thread rather than a tokio timer.
+const FINE_SLEEP: Duration = Duration::from_millis(2);
 
 /// A clock that moves only when told, for tests: sleepers wake when it is set past their time.
 #[derive(Debug)]

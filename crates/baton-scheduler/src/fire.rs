@@ -1,5 +1,7 @@
-//! Firing one trigger date: build the execution, then lock the row, check it, and commit the
-//! fire key, the execution, its first message and the row's next date together.
+//! Firing one trigger date on its own: build the execution, then lock the row, check it, and
+//! commit the fire key, the execution, its first message and the row's next date together.
+//! Dates due together fire in one statement first ([`crate::batch`]); this is the path for
+//! the ones that need a closer look.
 
 use std::sync::Arc;
 
@@ -62,27 +64,27 @@ pub(crate) enum TriggerOutcome {
     Gone,
 }
 
-pub(crate) async fn fire_trigger(ctx: &Context, armed: &Armed) -> Result<TriggerOutcome, Error> {
-    let definition = &armed.definition;
-    let policy = Policy {
+/// What decides whether a late or missed date still fires.
+pub(crate) fn policy(ctx: &Context, definition: &ScheduleDefinition) -> Policy {
+    Policy {
         recover: definition.recover_missed_schedules,
         late_maximum_delay: definition.late_maximum_delay.and_then(|d| d.to_chrono()),
         missed_after: TimeDelta::from_std(ctx.options.missed_after).unwrap_or(TimeDelta::MAX),
-    };
-    // Armed a little ahead of its date: build the execution now, off the critical path, then
-    // wait for the date itself.
-    let mut early = None;
-    if let Some(due) = armed
-        .state
-        .next_fire_at
-        .filter(|due| *due > ctx.clock.now())
-    {
-        early = Some(prepare(ctx, armed, due, None).await?);
-        while ctx.clock.now() < due {
-            ctx.clock.sleep_until(due).await;
-        }
     }
+}
+
+/// Fires the trigger's due date on its own, in a [`baton_store::TriggerTx`]: for the dates the
+/// batch ([`crate::batch`]) did not fire, to learn why (another scheduler holds the row, it
+/// changed, waits for its last execution, needs its `stopAfter` checked, or the date fired
+/// already) and act on it. `early` is the execution built ahead of the date, if any.
+pub(crate) async fn fire_alone(
+    ctx: &Context,
+    armed: &Armed,
+    early: Option<Prepared>,
+) -> Result<TriggerOutcome, Error> {
+    let definition = &armed.definition;
     let now = ctx.clock.now();
+    let policy = policy(ctx, definition);
     let (date, next) = match plan::decide(&armed.schedule, armed.state.next_fire_at, now, &policy) {
         // The clock went back since the trigger was armed: arm it again.
         Decision::Wait(_) | Decision::Done => {

@@ -4,13 +4,16 @@
 //!
 //! Every scheduler keeps each Schedule trigger's row in memory and a heap of next fire dates
 //! ([`timer`]), and sleeps until the earliest one on its [`Clock`] — no polling loop. At that
-//! date it decides what to do ([`plan`]), builds the execution (inputs resolved, `trigger.date`
-//! / `next` / `previous` set), then in one store transaction locks the trigger row, checks it
-//! still says what it expected, records the date under its unique fire key, inserts the
-//! execution and its first queue message, and moves the row to the next date. Any number of
-//! schedulers run against one Postgres: a row another scheduler holds is skipped (`SKIP
-//! LOCKED`) and read again a moment later; a stale scheduler's insert is refused by the fire
-//! key. A scheduler that dies mid-fire leaves the row unchanged, and the others fire the date.
+//! date it decides what to do ([`plan`]) with the execution already built (inputs resolved,
+//! `trigger.date` / `next` / `previous` set, a little ahead of the date), then in one store
+//! transaction locks the trigger row, checks it still says what it expected, records the date
+//! under its unique fire key, inserts the execution and its first queue message, and moves the
+//! row to the next date. The triggers due at one date share that transaction (on Postgres one
+//! statement: one round trip, one commit); a date it does not fire is then tried on its own, to
+//! learn why. Any number of schedulers run against one Postgres: a row another scheduler holds
+//! is skipped (`SKIP LOCKED`) and read again a moment later; a stale scheduler's insert is
+//! refused by the fire key. A scheduler that dies mid-fire leaves the row unchanged, and the
+//! others fire the date.
 //!
 //! # What wakes it
 //!
@@ -21,6 +24,7 @@
 //! `blocked_poll`, only while some trigger waits.
 
 pub mod backfill;
+mod batch;
 pub mod clock;
 pub mod control;
 pub mod definition;
@@ -53,6 +57,9 @@ pub enum Error {
     /// A request the trigger cannot take (a backfill range that is empty or too large…).
     #[error("{0}")]
     Invalid(String),
+    /// A fire task panicked.
+    #[error("the fire task failed: {0}")]
+    Task(String),
 }
 
 /// Tunables of the scheduler.
@@ -67,7 +74,8 @@ pub struct SchedulerOptions {
     pub busy_retry: Duration,
     /// Flows and trigger rows are read again this often even without a wake-up.
     pub resync_interval: Duration,
-    /// Fires in flight at once (a fire armed ahead waits for its date in flight).
+    /// Fire tasks at once: one per backfill, and one per date for the triggers due at it,
+    /// which fire together (a task armed ahead waits for its date in flight).
     pub max_concurrent_fires: usize,
     /// A trigger's execution is built this long before its date (flow read, inputs resolved),
     /// so at the date only the transaction remains.
@@ -84,7 +92,7 @@ impl Default for SchedulerOptions {
             busy_retry: Duration::from_millis(20),
             resync_interval: Duration::from_secs(60),
             max_concurrent_fires: 64,
-            prepare_ahead: Duration::from_millis(500),
+            prepare_ahead: Duration::from_secs(1),
             retry_after: Duration::from_secs(1),
         }
     }

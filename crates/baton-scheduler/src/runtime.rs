@@ -7,15 +7,20 @@ use std::sync::Arc;
 use baton_core::parse::FlowParser;
 use baton_executor::executor::ExecutorState;
 use baton_store::{Backfill, BackfillState, SCHEDULER_WAKEUP, Store, TriggerFilter, TriggerKey};
+use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use crate::backfill::{BackfillOutcome, fire_backfill};
+use crate::batch::fire_batch;
 use crate::clock::Clock;
-use crate::fire::{Armed, TriggerOutcome, fire_trigger};
+use crate::fire::{Armed, TriggerOutcome};
 use crate::timer::{Target, Timer};
 use crate::{Error, FireReport, SchedulerOptions};
+
+/// Triggers due at one date fire together, this many at most per store call.
+const MAX_BATCH: usize = 256;
 
 /// What fire tasks share.
 pub(crate) struct Context {
@@ -101,7 +106,7 @@ impl Scheduler {
         tokio::pin!(shutdown);
         loop {
             let due = runtime.timer.next();
-            let room = runtime.in_flight.len() < context.options.max_concurrent_fires;
+            let room = runtime.tasks.len() < context.options.max_concurrent_fires;
             tokio::select! {
                 () = &mut shutdown => break,
                 Some(outcome) = outcomes.recv() => runtime.apply(outcome),
@@ -274,25 +279,27 @@ impl Runtime {
         }
     }
 
-    /// Starts a fire task for every target due now, as long as there is room.
+    /// Starts fire tasks for every target due now, as long as there is room: one per backfill,
+    /// and one per date for the triggers (up to [`MAX_BATCH`] each), which fire together.
     fn fire_due(&mut self) {
         let now = self.context.clock.now();
-        while self.in_flight.len() < self.context.options.max_concurrent_fires {
+        let mut batches: HashMap<Option<DateTime<Utc>>, Vec<Armed>> = HashMap::new();
+        while self.tasks.len() + batches.len() < self.context.options.max_concurrent_fires {
             let Some(target) = self.timer.pop_due(now) else {
-                return;
+                break;
             };
-            let context = self.context.clone();
-            let outcomes = self.outcomes.clone();
             match &target {
                 Target::Trigger(key) => {
                     let Some(armed) = self.triggers.get(key).cloned() else {
                         continue;
                     };
-                    let key = key.clone();
-                    self.tasks.spawn(async move {
-                        let result = fire_trigger(&context, &armed).await;
-                        let _ = outcomes.send(Outcome::Trigger(key, result));
-                    });
+                    let due = armed.state.next_fire_at;
+                    let batch = batches.entry(due).or_default();
+                    batch.push(armed);
+                    if batch.len() == MAX_BATCH {
+                        let full = std::mem::take(batch);
+                        self.spawn_batch(due, full);
+                    }
                 }
                 Target::Backfill(id) => {
                     let Some(backfill) = self.backfills.get(id).cloned() else {
@@ -302,6 +309,8 @@ impl Runtime {
                         tracing::warn!(backfill = %id, trigger = %backfill.key, "the backfill's trigger is not loaded");
                         continue;
                     };
+                    let context = self.context.clone();
+                    let outcomes = self.outcomes.clone();
                     let id = *id;
                     self.tasks.spawn(async move {
                         let result = fire_backfill(&context, &backfill, &trigger).await;
@@ -311,6 +320,21 @@ impl Runtime {
             }
             self.in_flight.insert(target);
         }
+        for (due, batch) in batches {
+            if !batch.is_empty() {
+                self.spawn_batch(due, batch);
+            }
+        }
+    }
+
+    fn spawn_batch(&mut self, due: Option<DateTime<Utc>>, batch: Vec<Armed>) {
+        let context = self.context.clone();
+        let outcomes = self.outcomes.clone();
+        self.tasks.spawn(async move {
+            for (key, result) in fire_batch(context, due, batch).await {
+                let _ = outcomes.send(Outcome::Trigger(key, result));
+            }
+        });
     }
 
     fn apply(&mut self, outcome: Outcome) {

@@ -27,7 +27,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::{Error, ExecutionState, ExecutionTx, FlowRecord, Result};
+use crate::{Error, Execution, ExecutionState, ExecutionTx, FlowRecord, NewMessage, Result};
 
 /// The wake-up name schedulers subscribe to ([`crate::QueueStore::subscribe`]): flows were
 /// deployed or deleted, or the API changed a trigger or a backfill.
@@ -126,6 +126,83 @@ pub struct FireRecord {
     /// `None` for the schedule itself, the backfill for a backfill's fires.
     pub backfill_id: Option<Uuid>,
     pub execution_id: Uuid,
+}
+
+/// One due date of a Schedule trigger, for [`TriggerStore::fire_schedules`].
+#[derive(Debug, Clone)]
+pub struct ScheduledFire {
+    /// The row as the scheduler armed it. The date fires only if the row still has the same
+    /// next date, flow revision and definition, is enabled, and does not wait for a running
+    /// execution ([`ScheduledFire::still_armed`]). A row awaiting an execution that has ended
+    /// is released without further check: triggers whose release needs one (`stopAfter`) do
+    /// not fire through here.
+    pub armed: TriggerState,
+    pub fire_date: DateTime<Utc>,
+    /// Where the row moves once the date fired.
+    pub next_fire_at: Option<DateTime<Utc>>,
+    pub execution: Execution,
+    /// The execution's first messages.
+    pub messages: Vec<NewMessage>,
+}
+
+impl ScheduledFire {
+    /// The locked `row` still says what the scheduler armed, and nothing holds the date back.
+    pub fn still_armed(&self, row: &TriggerState) -> bool {
+        row.next_fire_at == self.armed.next_fire_at
+            && row.flow_revision == self.armed.flow_revision
+            && row.definition == self.armed.definition
+            && !row.disabled
+            && !row.is_waiting()
+    }
+
+    /// The row once this date fired.
+    pub fn fired_row(&self, row: &TriggerState) -> TriggerState {
+        TriggerState {
+            next_fire_at: self.next_fire_at,
+            last_fire_at: Some(self.fire_date),
+            last_execution_id: Some(self.execution.id),
+            last_execution_state: Some(self.execution.state),
+            awaiting_execution: true,
+            ..row.clone()
+        }
+    }
+}
+
+/// [`TriggerStore::fire_schedules`] one date at a time, each in a [`TriggerTx`] of its own:
+/// for a backend with one writer at a time, where a batch saves no round trips.
+pub(crate) async fn fire_schedules_one_by_one<S: TriggerStore + ?Sized>(
+    store: &S,
+    fires: &[ScheduledFire],
+) -> Result<Vec<TriggerState>> {
+    let mut fired = Vec::with_capacity(fires.len());
+    for fire in fires {
+        let mut tx = match store.lock_trigger(&fire.armed.key, true).await {
+            Ok(Some(tx)) => tx,
+            Ok(None) | Err(Error::TriggerNotFound(_)) => continue,
+            Err(error) => return Err(error),
+        };
+        if !fire.still_armed(tx.state()) {
+            continue;
+        }
+        let record = FireRecord {
+            key: fire.armed.key.clone(),
+            fire_date: fire.fire_date,
+            backfill_id: None,
+            execution_id: fire.execution.id,
+        };
+        match tx.record_fire(&record).await {
+            Err(Error::DuplicateFire { .. }) => continue,
+            other => other?,
+        }
+        tx.executions().insert_execution(&fire.execution).await?;
+        tx.executions().enqueue(&fire.messages).await?;
+        let state = fire.fired_row(tx.state());
+        tx.update(&state).await?;
+        tx.commit().await?;
+        // `updated_at` as written: read it back so the caller holds the row as stored.
+        fired.push(store.get_trigger(&fire.armed.key).await?);
+    }
+    Ok(fired)
 }
 
 /// Where a backfill stands.
@@ -238,6 +315,15 @@ pub trait TriggerStore: Send + Sync {
         key: &TriggerKey,
         skip_locked: bool,
     ) -> Result<Option<Box<dyn TriggerTx>>>;
+
+    /// Fires many due dates of Schedule triggers at once (on Postgres in one statement, one
+    /// commit): for each date still as armed ([`ScheduledFire`]) and not fired yet, records its
+    /// fire key, inserts its execution and messages and moves its row on, exactly as a
+    /// [`TriggerTx`] does. Returns the rows of the dates that fired, as they now stand. Nothing
+    /// is written for the others (the row is gone, changed, waits, is held by another
+    /// scheduler, or the date fired already): the caller fires those one at a time to learn
+    /// why.
+    async fn fire_schedules(&self, fires: &[ScheduledFire]) -> Result<Vec<TriggerState>>;
 
     /// Of `ids`, the executions that have ended (or no longer exist).
     async fn ended_executions(&self, ids: &[Uuid]) -> Result<Vec<Uuid>>;

@@ -7,6 +7,7 @@ mod flows;
 mod kv_logs;
 mod queue;
 mod triggers;
+mod triggers_fire;
 
 use std::sync::{Arc, Mutex};
 

@@ -15,12 +15,12 @@ use super::{PgStore, queue};
 use crate::triggers::SCHEDULER_WAKEUP;
 use crate::{
     Backfill, BackfillState, BackfillTx, Error, ExecutionTx, FireRecord, FlowRecord, FlowTriggers,
-    NewBackfill, Result, TriggerFilter, TriggerKey, TriggerState, TriggerStore, TriggerSync,
-    TriggerTx,
+    NewBackfill, Result, ScheduledFire, TriggerFilter, TriggerKey, TriggerState, TriggerStore,
+    TriggerSync, TriggerTx,
 };
 
 #[derive(FromRow)]
-struct TriggerRow {
+pub(super) struct TriggerRow {
     namespace: String,
     flow_id: String,
     trigger_id: String,
@@ -270,6 +270,10 @@ impl TriggerStore for PgStore {
             None if skip_locked && get(&mut tx, key).await?.is_some() => Ok(None),
             None => Err(trigger_not_found(key)),
         }
+    }
+
+    async fn fire_schedules(&self, fires: &[ScheduledFire]) -> Result<Vec<TriggerState>> {
+        super::triggers_fire::fire_schedules(self, fires).await
     }
 
     async fn ended_executions(&self, ids: &[Uuid]) -> Result<Vec<Uuid>> {

@@ -17,7 +17,8 @@ use super::{SqliteStore, from_micros, micros, now_micros};
 use crate::triggers::SCHEDULER_WAKEUP;
 use crate::{
     Backfill, BackfillState, BackfillTx, Error, ExecutionTx, FireRecord, FlowRecord, FlowTriggers,
-    NewBackfill, Result, TriggerFilter, TriggerKey, TriggerState, TriggerStore, TriggerTx,
+    NewBackfill, Result, ScheduledFire, TriggerFilter, TriggerKey, TriggerState, TriggerStore,
+    TriggerTx,
 };
 
 #[derive(FromRow)]
@@ -245,6 +246,11 @@ impl TriggerStore for SqliteStore {
             },
             state,
         })))
+    }
+
+    async fn fire_schedules(&self, fires: &[ScheduledFire]) -> Result<Vec<TriggerState>> {
+        // One writer at a time: a batch would save no round trips here.
+        crate::triggers::fire_schedules_one_by_one(self, fires).await
     }
 
     async fn ended_executions(&self, ids: &[Uuid]) -> Result<Vec<Uuid>> {

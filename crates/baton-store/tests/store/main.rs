@@ -63,6 +63,7 @@ conformance! {
     triggers::ended_executions_reports_ended_and_missing_ones,
     triggers::deploys_and_notifications_wake_schedulers,
     triggers::updates_through_a_waiting_lock_apply_in_turn,
+    schedule_fires::due_dates_fire_together_once_and_only_as_armed,
     backfills::backfills_are_created_once_per_trigger_and_change_state,
     backfills::a_backfill_fires_in_a_transaction_and_counts_its_ended_executions,
     backfills::deleting_a_trigger_cancels_its_active_backfill,

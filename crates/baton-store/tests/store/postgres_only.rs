@@ -133,3 +133,69 @@ async fn a_trigger_another_scheduler_is_firing_is_skipped_then_free_again() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn schedulers_firing_the_same_dates_together_create_one_execution_each() {
+    use baton_store::{
+        Execution, FlowStore, FlowTriggers, ScheduledFire, TriggerKey, TriggerStore, TriggerSync,
+    };
+    use chrono::{TimeDelta, Utc};
+    const TRIGGERS: usize = 40;
+    // Two schedulers: two stores, each with its pool.
+    let options = PgServer::get().fresh_database().await;
+    let store = PgStore::connect(PgStoreOptions::new(options.clone()));
+    store.migrate().await.unwrap();
+    let other = PgStore::connect(PgStoreOptions::new(options));
+    store
+        .deploy_flow("ns", "f", "id: f\nnamespace: ns\ntasks: []\n", false)
+        .await
+        .unwrap();
+    let date = Utc::now();
+    let triggers = (0..TRIGGERS)
+        .map(|n| TriggerSync {
+            trigger_id: format!("t{n}"),
+            definition: json!({}),
+            fingerprint: "x".into(),
+            next_fire_at: Some(date),
+        })
+        .collect();
+    let flow = FlowTriggers {
+        namespace: "ns".into(),
+        flow_id: "f".into(),
+        revision: 1,
+        triggers,
+    };
+    store.sync_triggers(&[flow]).await.unwrap();
+    let mut batches = Vec::new();
+    for _ in 0..2 {
+        let mut fires = Vec::new();
+        for n in 0..TRIGGERS {
+            let execution = Execution::new("ns", "f", 1, json!({}));
+            fires.push(ScheduledFire {
+                armed: store
+                    .get_trigger(&TriggerKey::new("ns", "f", &format!("t{n}")))
+                    .await
+                    .unwrap(),
+                fire_date: date,
+                next_fire_at: Some(date + TimeDelta::days(1)),
+                messages: vec![NewMessage::new("executions", json!({"id": execution.id}))],
+                execution,
+            });
+        }
+        batches.push(fires);
+    }
+    let second = batches.pop().unwrap();
+    let first = batches.pop().unwrap();
+    let (one, two) = tokio::join!(store.fire_schedules(&first), other.fire_schedules(&second));
+    let (one, two) = (one.unwrap(), two.unwrap());
+    assert_eq!(one.len() + two.len(), TRIGGERS, "each date fired once");
+    assert_eq!(
+        store.queue_len("executions").await.unwrap(),
+        TRIGGERS as u64
+    );
+    let executions: i64 = sqlx::query_scalar("SELECT count(*) FROM executions")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(executions, TRIGGERS as i64);
+}
