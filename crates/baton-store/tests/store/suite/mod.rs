@@ -6,6 +6,7 @@ pub mod executions;
 pub mod flows;
 pub mod logs_kv;
 pub mod queue;
+pub mod retention;
 pub mod triggers;
 
 use std::sync::Arc;
