@@ -73,7 +73,11 @@ impl Api {
             ))
             .send()
             .await?;
-        anyhow::ensure!(response.status() == StatusCode::OK, "{}", response.text().await?);
+        anyhow::ensure!(
+            response.status() == StatusCode::OK,
+            "{}",
+            response.text().await?
+        );
         let execution: Value = response.json().await?;
         Ok(execution["id"].as_str().unwrap_or_default().to_owned())
     }
@@ -90,7 +94,10 @@ impl Api {
         }
         let execution: Value = response.json().await?;
         let state = &execution["state"];
-        Ok(state["current"].as_str().or(state.as_str()).map(str::to_owned))
+        Ok(state["current"]
+            .as_str()
+            .or(state.as_str())
+            .map(str::to_owned))
     }
 
     async fn log_count(&self, id: &str) -> anyhow::Result<usize> {
@@ -175,7 +182,10 @@ async fn sys_purge_deletes_ended_executions_their_logs_and_files() -> anyhow::Re
     assert!(dry.contains("would delete 1 execution(s)"), "{dry}");
     assert_eq!(api.state(&ended).await?.as_deref(), Some("SUCCESS"));
     let other_flow = sys_purge(&server, &["--older-than", "1s", "--flow", "pauses"])?;
-    assert!(other_flow.contains("deleted 0 execution(s)"), "{other_flow}");
+    assert!(
+        other_flow.contains("deleted 0 execution(s)"),
+        "{other_flow}"
+    );
 
     let purged = sys_purge(&server, &["--older-than", "1s", "--namespace", "tests"])?;
     assert!(purged.contains("deleted 1 execution(s)"), "{purged}");
@@ -190,7 +200,10 @@ async fn sys_purge_deletes_ended_executions_their_logs_and_files() -> anyhow::Re
     // Logs only: the lines go, the execution stays.
     let kept = api.run("writes", true).await?;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let logs = sys_purge(&server, &["--older-than", "1s", "--logs-only", "--flow", "writes"])?;
+    let logs = sys_purge(
+        &server,
+        &["--older-than", "1s", "--logs-only", "--flow", "writes"],
+    )?;
     assert!(logs.contains("deleted"), "{logs}");
     assert_eq!(api.log_count(&kept).await?, 0);
     assert_eq!(api.state(&kept).await?.as_deref(), Some("SUCCESS"));
@@ -204,7 +217,12 @@ async fn the_retention_job_purges_on_its_interval() -> anyhow::Result<()> {
     let data_dir = dir.path().join(".baton");
     let server = local_server(
         &data_dir,
-        &["--retention-executions", "1s", "--retention-interval", "0.2"],
+        &[
+            "--retention-executions",
+            "1s",
+            "--retention-interval",
+            "0.2",
+        ],
     )?;
     let api = Api::new(&server)?;
     api.deploy(WRITES_A_FILE).await?;
@@ -214,7 +232,10 @@ async fn the_retention_job_purges_on_its_interval() -> anyhow::Result<()> {
     let ended = api.run("writes", true).await?;
     let deadline = Instant::now() + Duration::from_secs(20);
     while api.state(&ended).await?.is_some() {
-        anyhow::ensure!(Instant::now() < deadline, "the retention job never purged {ended}");
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the retention job never purged {ended}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(!execution_folder(&data_dir, "writes", &ended).exists());

@@ -71,11 +71,21 @@ async fn purge(client: &Client, args: PurgeArgs) -> Result<ExitCode, client::Err
         .query(&query);
     let report: Value = client.json(request).await?;
     let count = |key: &str| report[key].as_u64().unwrap_or_default();
-    let verb = if args.dry_run { "would delete" } else { "deleted" };
+    let verb = if args.dry_run {
+        "would delete"
+    } else {
+        "deleted"
+    };
     if args.logs_only {
-        out!("{verb} {} log line(s) written before {before}", count("logs"));
+        out!(
+            "{verb} {} log line(s) written before {before}",
+            count("logs")
+        );
     } else if args.dry_run {
-        out!("{verb} {} execution(s) ended before {before}, with their logs and files", count("executions"));
+        out!(
+            "{verb} {} execution(s) ended before {before}, with their logs and files",
+            count("executions")
+        );
     } else {
         out!(
             "{verb} {} execution(s) ended before {before}: {} log line(s), {} file(s)",

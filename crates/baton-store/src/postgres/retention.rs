@@ -5,9 +5,7 @@ use sqlx::FromRow;
 use uuid::Uuid;
 
 use super::PgStore;
-use crate::{
-    LogPurgeFilter, PurgeBatch, PurgeFilter, PurgedExecution, Result, RetentionStore,
-};
+use crate::{LogPurgeFilter, PurgeBatch, PurgeFilter, PurgedExecution, Result, RetentionStore};
 
 #[derive(FromRow)]
 struct PurgedRow {
@@ -24,14 +22,15 @@ impl RetentionStore for PgStore {
             return Ok(PurgeBatch::default());
         }
         let mut tx = self.pool.begin().await?;
-        let rows: Vec<PurgedRow> = sqlx::query_as(include_str!("sql/retention_executions_lock.sql"))
-            .bind(filter.ended_before)
-            .bind(&states)
-            .bind(filter.namespace.as_deref())
-            .bind(filter.flow_id.as_deref())
-            .bind(i64::from(limit))
-            .fetch_all(&mut *tx)
-            .await?;
+        let rows: Vec<PurgedRow> =
+            sqlx::query_as(include_str!("sql/retention_executions_lock.sql"))
+                .bind(filter.ended_before)
+                .bind(&states)
+                .bind(filter.namespace.as_deref())
+                .bind(filter.flow_id.as_deref())
+                .bind(i64::from(limit))
+                .fetch_all(&mut *tx)
+                .await?;
         if rows.is_empty() {
             return Ok(PurgeBatch::default());
         }
@@ -42,11 +41,12 @@ impl RetentionStore for PgStore {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        let queue_messages = sqlx::query(include_str!("sql/retention_delete_execution_messages.sql"))
-            .bind(&texts)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let queue_messages =
+            sqlx::query(include_str!("sql/retention_delete_execution_messages.sql"))
+                .bind(&texts)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         for statement in [
             include_str!("sql/retention_delete_execution_slots.sql"),
             include_str!("sql/retention_forget_trigger_references.sql"),

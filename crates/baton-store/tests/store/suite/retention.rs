@@ -30,8 +30,8 @@ async fn seed(
     exec.state = state;
     exec.created_at = whole_micros(Utc::now() - TimeDelta::days(60));
     exec.ended_at = ended_days_ago.map(|days| whole_micros(Utc::now() - TimeDelta::days(days)));
-    let message = NewMessage::new(Q, json!({"executionId": exec.id.to_string()}))
-        .key(exec.id.to_string());
+    let message =
+        NewMessage::new(Q, json!({"executionId": exec.id.to_string()})).key(exec.id.to_string());
     store.create_execution(&exec, &message).await.unwrap();
     let line = |message: &str| LogEntry {
         execution_id: exec.id,
@@ -41,7 +41,10 @@ async fn seed(
         timestamp: exec.ended_at.unwrap_or_else(|| whole_micros(Utc::now())),
         message: message.into(),
     };
-    store.append_logs(&[line("one"), line("two")]).await.unwrap();
+    store
+        .append_logs(&[line("one"), line("two")])
+        .await
+        .unwrap();
     exec.id
 }
 
@@ -54,12 +57,33 @@ async fn log_count(store: &Arc<dyn Store>, id: Uuid) -> usize {
 }
 
 pub async fn purge_deletes_ended_executions_with_their_rows_in_batches(store: Arc<dyn Store>) {
-    let failed = seed(&store, "company.team", "hello", ExecutionState::Failed, Some(40)).await;
-    let succeeded = seed(&store, "company", "other", ExecutionState::Success, Some(45)).await;
+    let failed = seed(
+        &store,
+        "company.team",
+        "hello",
+        ExecutionState::Failed,
+        Some(40),
+    )
+    .await;
+    let succeeded = seed(
+        &store,
+        "company",
+        "other",
+        ExecutionState::Success,
+        Some(45),
+    )
+    .await;
     let recent = seed(&store, "company", "hello", ExecutionState::Success, Some(1)).await;
     let running = seed(&store, "company", "hello", ExecutionState::Running, None).await;
     let paused = seed(&store, "company", "hello", ExecutionState::Paused, None).await;
-    let elsewhere = seed(&store, "companyx", "hello", ExecutionState::Success, Some(40)).await;
+    let elsewhere = seed(
+        &store,
+        "companyx",
+        "hello",
+        ExecutionState::Success,
+        Some(40),
+    )
+    .await;
     // Postgres shows log lines once every older transaction ended.
     eventually(Duration::from_secs(10), || {
         let store = store.clone();
@@ -75,13 +99,32 @@ pub async fn purge_deletes_ended_executions_with_their_rows_in_batches(store: Ar
         states: vec![ExecutionState::Failed],
         ..filter.clone()
     };
-    assert_eq!(store.count_purgeable_executions(&only_failed).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .count_purgeable_executions(&only_failed)
+            .await
+            .unwrap(),
+        1
+    );
     let only_running = PurgeFilter {
         states: vec![ExecutionState::Running, ExecutionState::Paused],
         ..filter.clone()
     };
-    assert_eq!(store.count_purgeable_executions(&only_running).await.unwrap(), 0);
-    assert!(store.purge_executions(&only_running, 10).await.unwrap().executions.is_empty());
+    assert_eq!(
+        store
+            .count_purgeable_executions(&only_running)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(
+        store
+            .purge_executions(&only_running, 10)
+            .await
+            .unwrap()
+            .executions
+            .is_empty()
+    );
 
     // Batches of one: the oldest end first, then the next, then nothing.
     let first = store.purge_executions(&filter, 1).await.unwrap();
@@ -93,7 +136,14 @@ pub async fn purge_deletes_ended_executions_with_their_rows_in_batches(store: Ar
     let second = store.purge_executions(&filter, 1).await.unwrap();
     assert_eq!(second.executions.len(), 1);
     assert_eq!(second.executions[0].id, failed);
-    assert!(store.purge_executions(&filter, 1).await.unwrap().executions.is_empty());
+    assert!(
+        store
+            .purge_executions(&filter, 1)
+            .await
+            .unwrap()
+            .executions
+            .is_empty()
+    );
 
     for gone in [failed, succeeded] {
         assert!(matches!(
@@ -113,7 +163,16 @@ pub async fn purge_deletes_ended_executions_with_their_rows_in_batches(store: Ar
 pub async fn purges_running_at_once_take_different_executions(store: Arc<dyn Store>) {
     let mut ids = Vec::new();
     for _ in 0..20 {
-        ids.push(seed(&store, "company", "hello", ExecutionState::Success, Some(40)).await);
+        ids.push(
+            seed(
+                &store,
+                "company",
+                "hello",
+                ExecutionState::Success,
+                Some(40),
+            )
+            .await,
+        );
     }
     let filter = PurgeFilter::ended_before(month_ago());
     let purgers = (0..4).map(|_| {
@@ -141,8 +200,22 @@ pub async fn purges_running_at_once_take_different_executions(store: Arc<dyn Sto
 }
 
 pub async fn logs_only_purge_keeps_executions(store: Arc<dyn Store>) {
-    let old = seed(&store, "company.team", "hello", ExecutionState::Success, Some(40)).await;
-    let other_flow = seed(&store, "company", "other", ExecutionState::Success, Some(40)).await;
+    let old = seed(
+        &store,
+        "company.team",
+        "hello",
+        ExecutionState::Success,
+        Some(40),
+    )
+    .await;
+    let other_flow = seed(
+        &store,
+        "company",
+        "other",
+        ExecutionState::Success,
+        Some(40),
+    )
+    .await;
     let recent = seed(&store, "company", "hello", ExecutionState::Success, Some(1)).await;
     let filter = LogPurgeFilter {
         before: month_ago(),
