@@ -7,6 +7,7 @@ mod flows_dir;
 mod health;
 mod metrics;
 mod node;
+mod retention;
 mod telemetry;
 
 use std::process::ExitCode;
@@ -45,6 +46,9 @@ enum Command {
     /// Backfill a trigger's past dates on a server, and follow, pause, resume or cancel it.
     #[command(subcommand)]
     Backfill(commands::trigger::BackfillCommand),
+    /// Administer a server: purge old executions and logs.
+    #[command(subcommand)]
+    Sys(commands::sys::SysCommand),
     /// Ask a server role on this host whether it is ready (or live); exit 0 if it is.
     Health(commands::health::HealthArgs),
 }
@@ -58,6 +62,7 @@ fn main() -> ExitCode {
         Command::Execution(command) => Ok(commands::execution::run(command, &cli.server)),
         Command::Trigger(command) => Ok(commands::trigger::run_trigger(command, &cli.server)),
         Command::Backfill(command) => Ok(commands::trigger::run_backfill(command, &cli.server)),
+        Command::Sys(command) => Ok(commands::sys::run(command, &cli.server)),
         Command::Health(args) => commands::health::run(args),
     };
     match result {

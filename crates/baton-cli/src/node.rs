@@ -76,6 +76,8 @@ pub struct NodeOptions {
     pub docker: baton_worker::DockerSettings,
     /// In-process workers' DuckDB CLI binary.
     pub duckdb: PathBuf,
+    /// The retention job, run by executor nodes when an age is set.
+    pub retention: crate::retention::RetentionOptions,
 }
 
 pub async fn connect_store(choice: &StoreChoice) -> anyhow::Result<Arc<dyn Store>> {
@@ -187,6 +189,12 @@ pub async fn run(
                 tracing::error!(%error, "the executor stopped");
             }
         });
+    }
+    if options.executor && options.retention.enabled() {
+        tokio::spawn(crate::retention::run(
+            store.clone(),
+            options.retention.clone(),
+        ));
     }
     if options.scheduler {
         let (reports, fired) = tokio::sync::mpsc::unbounded_channel();

@@ -29,6 +29,7 @@ mod concurrency;
 mod error;
 mod model;
 mod postgres;
+mod retention;
 mod sqlite;
 mod triggers;
 mod wakeup;
@@ -47,13 +48,21 @@ pub use concurrency::{ConcurrencySlot, SlotDecision, SlotRequest, SlotState};
 pub use error::{Error, Result};
 pub use model::*;
 pub use postgres::{PgStore, PgStoreOptions};
+pub use retention::{LogPurgeFilter, PurgeBatch, PurgeFilter, PurgedExecution, RetentionStore};
 pub use sqlite::{SqliteStore, SqliteStoreOptions};
 pub use triggers::*;
 pub use wakeup::Wakeup;
 
 /// Everything the roles need from storage.
 pub trait Store:
-    FlowStore + ExecutionStore + QueueStore + LogStore + KvStore + TriggerStore + ConcurrencyStore
+    FlowStore
+    + ExecutionStore
+    + QueueStore
+    + LogStore
+    + KvStore
+    + TriggerStore
+    + ConcurrencyStore
+    + RetentionStore
 {
 }
 
@@ -65,6 +74,7 @@ impl<T> Store for T where
         + KvStore
         + TriggerStore
         + ConcurrencyStore
+        + RetentionStore
 {
 }
 

@@ -31,6 +31,7 @@ mod follow;
 pub mod grpc;
 mod logs;
 mod query;
+pub mod sys;
 mod triggers;
 mod ui;
 mod webhooks;
@@ -134,6 +135,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(files::routes())
         .merge(logs::routes())
         .merge(triggers::routes())
+        .merge(sys::routes())
         .merge(webhooks::routes());
     let basic_auth = state.options.basic_auth.clone();
     let router = Router::new()

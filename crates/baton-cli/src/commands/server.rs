@@ -120,6 +120,17 @@ pub struct LocalArgs {
     docker_volumes_enabled: bool,
     /// The DuckDB CLI binary the DuckDB tasks run (PyPI's `duckdb-cli`); `duckdb` on the PATH
     /// by default [env: BATON_DUCKDB].
+    /// Delete ended executions (with their logs and files) older than this, e.g. 30d; off by
+    /// default [env: BATON_RETENTION_EXECUTIONS].
+    #[arg(long, value_name = "AGE")]
+    retention_executions: Option<String>,
+    /// Delete log lines older than this, e.g. 7d; off by default [env: BATON_RETENTION_LOGS].
+    #[arg(long, value_name = "AGE")]
+    retention_logs: Option<String>,
+    /// Seconds between two runs of the retention job (default 3600)
+    /// [env: BATON_RETENTION_INTERVAL].
+    #[arg(long, value_name = "SECONDS")]
+    retention_interval: Option<String>,
     #[arg(long)]
     duckdb: Option<String>,
 }
@@ -173,6 +184,17 @@ pub struct ServerArgs {
     docker_volumes_enabled: bool,
     /// The DuckDB CLI binary the DuckDB tasks run (PyPI's `duckdb-cli`); `duckdb` on the PATH
     /// by default [env: BATON_DUCKDB].
+    /// Delete ended executions (with their logs and files) older than this, e.g. 30d; off by
+    /// default [env: BATON_RETENTION_EXECUTIONS].
+    #[arg(long, value_name = "AGE")]
+    retention_executions: Option<String>,
+    /// Delete log lines older than this, e.g. 7d; off by default [env: BATON_RETENTION_LOGS].
+    #[arg(long, value_name = "AGE")]
+    retention_logs: Option<String>,
+    /// Seconds between two runs of the retention job (default 3600)
+    /// [env: BATON_RETENTION_INTERVAL].
+    #[arg(long, value_name = "SECONDS")]
+    retention_interval: Option<String>,
     #[arg(long)]
     duckdb: Option<String>,
 }
@@ -262,7 +284,10 @@ pub fn run(command: ServerCommand) -> anyhow::Result<ExitCode> {
                 .add("flows-dir", &args.flows_dir)
                 .add("basic-auth", &args.basic_auth)
                 .switch("docker-volumes-enabled", args.docker_volumes_enabled)
-                .add("duckdb", &args.duckdb);
+                .add("duckdb", &args.duckdb)
+                .add("retention-executions", &args.retention_executions)
+                .add("retention-logs", &args.retention_logs)
+                .add("retention-interval", &args.retention_interval);
             (Role::Local, &args.config, flags)
         }
         ServerCommand::Standalone(args)
@@ -288,7 +313,10 @@ pub fn run(command: ServerCommand) -> anyhow::Result<ExitCode> {
                 .add("claim-lease", &args.claim_lease)
                 .add("worker-lease", &args.worker_lease)
                 .switch("docker-volumes-enabled", args.docker_volumes_enabled)
-                .add("duckdb", &args.duckdb);
+                .add("duckdb", &args.duckdb)
+                .add("retention-executions", &args.retention_executions)
+                .add("retention-logs", &args.retention_logs)
+                .add("retention-interval", &args.retention_interval);
             (role, &args.config, flags)
         }
         ServerCommand::Worker(args) => {
@@ -391,6 +419,17 @@ fn node_options(
         worker_lease: config.leases.worker,
         docker: docker_settings(config),
         duckdb: duckdb_binary(config),
+        retention: crate::retention::RetentionOptions {
+            executions: config.retention.executions,
+            logs: config.retention.logs,
+            interval: config.retention.interval,
+            // An executor keeps no files of its own, but purges those of a shared storage
+            // when one is configured.
+            storage: match role {
+                Role::Executor => config.storage.location.clone(),
+                _ => Some(config.storage_location()),
+            },
+        },
     }
 }
 

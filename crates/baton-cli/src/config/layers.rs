@@ -218,6 +218,7 @@ impl Config {
         for (key, lease) in [
             ("leases.claim", self.leases.claim),
             ("leases.worker", self.leases.worker),
+            ("retention.interval", self.retention.interval),
         ] {
             if lease.is_zero() {
                 return Err(Error::Invalid(format!(

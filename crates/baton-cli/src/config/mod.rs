@@ -60,6 +60,7 @@ pub struct Config {
     pub docker: DockerConfig,
     pub log: LogConfig,
     pub telemetry: TelemetryConfig,
+    pub retention: RetentionConfig,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -262,6 +263,88 @@ impl Default for ServerConfig {
             flows_dir: None,
             basic_auth: None,
         }
+    }
+}
+
+/// How long ended executions and logs are kept; the roles with a store (`local`,
+/// `standalone`, `executor`) purge what is older every `interval`. Off by default.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RetentionConfig {
+    /// Ended executions older than this (by their end) are deleted with their logs and files.
+    #[serde(with = "age")]
+    pub executions: Option<Duration>,
+    /// Log lines older than this are deleted; their executions stay.
+    #[serde(with = "age")]
+    pub logs: Option<Duration>,
+    /// How often the retention job runs.
+    #[serde(with = "seconds")]
+    pub interval: Duration,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            executions: None,
+            logs: None,
+            interval: Duration::from_secs(60 * 60),
+        }
+    }
+}
+
+/// Ages such as `30d`, `12h`, `90m`, `45s`, `2w`, an ISO-8601 duration (`P30D`) or a number of
+/// seconds; absent means no limit.
+pub(crate) mod age {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<Duration>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(age) => serializer.serialize_str(&format!("{}s", age.as_secs())),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Text {
+            Number(f64),
+            Text(String),
+        }
+        match Option::<Text>::deserialize(deserializer)? {
+            None => Ok(None),
+            Some(Text::Number(number)) => Duration::try_from_secs_f64(number)
+                .map(Some)
+                .map_err(|_| serde::de::Error::custom(format!("{number} is not an age"))),
+            Some(Text::Text(text)) => parse(&text).map(Some).map_err(serde::de::Error::custom),
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Duration, String> {
+        let text = text.trim();
+        let unit = |suffix: char| match suffix {
+            's' => Some(1),
+            'm' => Some(60),
+            'h' => Some(60 * 60),
+            'd' => Some(24 * 60 * 60),
+            'w' => Some(7 * 24 * 60 * 60),
+            _ => None,
+        };
+        if let Some(last) = text.chars().last()
+            && let Some(seconds) = unit(last)
+            && let Ok(count) = text[..text.len() - 1].parse::<u64>()
+        {
+            return Ok(Duration::from_secs(count.saturating_mul(seconds)));
+        }
+        super::seconds::parse(text)
+            .map_err(|_| format!("'{text}' is not an age such as 30d, 12h, 90m or P30D"))
     }
 }
 

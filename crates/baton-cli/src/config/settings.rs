@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::{BasicAuthConfig, Config, LogFormat, seconds};
+use super::{BasicAuthConfig, Config, LogFormat, age, seconds};
 
 pub struct Setting {
     /// The key in `baton.yaml`, dotted: `server.listen`.
@@ -229,6 +229,33 @@ pub static SETTINGS: &[Setting] = &[
         flag: "service-name",
         apply: |config, text| {
             config.telemetry.service_name = Some(text.to_owned());
+            Ok(())
+        },
+    },
+    Setting {
+        key: "retention.executions",
+        env: "BATON_RETENTION_EXECUTIONS",
+        flag: "retention-executions",
+        apply: |config, text| {
+            config.retention.executions = Some(age::parse(text)?);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "retention.logs",
+        env: "BATON_RETENTION_LOGS",
+        flag: "retention-logs",
+        apply: |config, text| {
+            config.retention.logs = Some(age::parse(text)?);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "retention.interval",
+        env: "BATON_RETENTION_INTERVAL",
+        flag: "retention-interval",
+        apply: |config, text| {
+            config.retention.interval = seconds::parse(text)?;
             Ok(())
         },
     },

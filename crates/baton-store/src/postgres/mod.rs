@@ -6,6 +6,7 @@ mod executions;
 mod flows;
 mod kv_logs;
 mod queue;
+mod retention;
 mod triggers;
 mod triggers_fire;
 

@@ -12,6 +12,7 @@ mod executions;
 mod flows;
 mod kv_logs;
 mod queue;
+mod retention;
 mod triggers;
 
 use std::path::PathBuf;

@@ -75,4 +75,7 @@ conformance! {
     concurrency::racing_acquires_never_exceed_the_limit,
     concurrency::flows_generation_grows_with_every_flow_change,
     concurrency::trigger_windows_keep_their_state_and_take_turns,
+    retention::purge_deletes_ended_executions_with_their_rows_in_batches,
+    retention::purges_running_at_once_take_different_executions,
+    retention::logs_only_purge_keeps_executions,
 }

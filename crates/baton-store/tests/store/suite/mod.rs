@@ -7,6 +7,7 @@ pub mod flows;
 pub mod logs_kv;
 pub mod queue;
 pub mod schedule_fires;
+pub mod retention;
 pub mod triggers;
 
 use std::sync::Arc;

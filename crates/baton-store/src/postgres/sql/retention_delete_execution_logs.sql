@@ -1,0 +1,1 @@
+DELETE FROM logs WHERE execution_id = ANY($1)

@@ -1,0 +1,1 @@
+DELETE FROM concurrency_slots WHERE execution_id = ANY($1)
