@@ -30,6 +30,7 @@ mod flows;
 mod follow;
 pub mod grpc;
 mod logs;
+mod namespace_files;
 mod query;
 mod triggers;
 mod ui;
@@ -133,6 +134,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(executions::routes())
         .merge(files::routes())
         .merge(logs::routes())
+        .merge(namespace_files::routes())
         .merge(triggers::routes())
         .merge(webhooks::routes());
     let basic_auth = state.options.basic_auth.clone();
