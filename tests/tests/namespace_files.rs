@@ -280,19 +280,18 @@ async fn namespace_files_through_the_api_and_in_a_process_task() -> anyhow::Resu
         assert!(logs.iter().any(|l| l == expected), "{expected}: {logs:?}");
     }
 
+    // The error is the task run's (and may be logged too).
     let (execution, logs) = client.run("missing").await?;
     assert_eq!(execution["state"], "FAILED", "{execution}");
+    let seen = format!("{execution} {logs:?}");
     assert!(
-        logs.iter()
-            .any(|l| l.contains("no namespace file queries/none.sql in namespace tests.nsfiles")),
-        "{logs:?}"
+        seen.contains("no namespace file queries/none.sql in namespace tests.nsfiles"),
+        "{seen}"
     );
     let (execution, logs) = client.run("escape").await?;
     assert_eq!(execution["state"], "FAILED", "{execution}");
-    assert!(
-        logs.iter().any(|l| l.contains("'..' is not allowed")),
-        "{logs:?}"
-    );
+    let seen = format!("{execution} {logs:?}");
+    assert!(seen.contains("'..' is not allowed"), "{seen}");
     Ok(())
 }
 

@@ -142,6 +142,13 @@ fn glob_set(property: &str, patterns: &[String]) -> Result<GlobSet, String> {
 fn kestra_pattern(pattern: &str) -> String {
     let pattern = pattern.strip_prefix("glob:").unwrap_or(pattern);
     let pattern = pattern.strip_prefix("./").unwrap_or(pattern);
+    // Java's `**.py` crosses folders; globset reads a `**` not followed by `/` as `*`.
+    if let Some(rest) = pattern.strip_prefix("**")
+        && !rest.is_empty()
+        && !rest.starts_with('/')
+    {
+        return format!("**/*{rest}");
+    }
     if pattern.starts_with('/') || pattern.starts_with("**") {
         pattern.to_owned()
     } else {
