@@ -14,6 +14,7 @@
 //!
 //! Invariant: workers reach storage, never the database; the webserver reaches both.
 
+mod namespace;
 mod uri;
 
 use std::path::Path;
@@ -26,6 +27,7 @@ use object_store::local::LocalFileSystem;
 use object_store::{ObjectStore, ObjectStoreExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+pub use namespace::{EntryKind, FolderEntry, ListedFile, NamespaceFiles};
 pub use uri::{ExecutionFiles, SCHEME, StorageUri};
 
 /// The size of the pieces a transfer moves at once, and of the write buffer.
@@ -39,6 +41,8 @@ pub enum Error {
     NotFound { uri: String },
     #[error("invalid internal storage URI '{uri}': {reason}")]
     InvalidUri { uri: String, reason: String },
+    #[error("invalid namespace file path '{path}': {reason}")]
+    InvalidPath { path: String, reason: String },
     #[error("{uri} is {size} bytes, more than the {limit} bytes that can be read at once")]
     TooLarge { uri: String, size: u64, limit: u64 },
     #[error("{uri} is not UTF-8 text")]

@@ -18,6 +18,7 @@ mod fail;
 mod http;
 pub mod kv;
 mod log;
+mod namespace_files;
 mod outputs;
 mod postgres;
 mod process;

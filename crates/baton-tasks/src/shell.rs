@@ -96,7 +96,10 @@ async fn run_inner(
         .clone()
         .filter(|i| !i.is_empty())
         .unwrap_or_else(|| DEFAULT_INTERPRETER.map(str::to_owned).to_vec());
-    // Inputs first: the task's own files (the script) must not be overwritten by one.
+    // Namespace files, then inputs (an input file of the same name wins), then the task's own
+    // files (the script), which neither may overwrite.
+    dir.write_namespace_files(run, base.namespace_files.as_ref())
+        .await?;
     dir.write_input_files(run, base.input_files.as_ref())
         .await?;
     let mut env = base.env.clone();

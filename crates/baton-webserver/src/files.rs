@@ -34,7 +34,9 @@ impl From<baton_storage::Error> for ApiError {
         use baton_storage::Error;
         match error {
             Error::NotFound { .. } => Self::NotFound(error.to_string()),
-            Error::InvalidUri { .. } => Self::BadRequest(error.to_string()),
+            Error::InvalidUri { .. } | Error::InvalidPath { .. } => {
+                Self::BadRequest(error.to_string())
+            }
             Error::Upload { .. } => Self::BadRequest(error.to_string()),
             other => {
                 tracing::error!(error = ?other, "internal storage call failed");
@@ -45,7 +47,7 @@ impl From<baton_storage::Error> for ApiError {
 }
 
 /// The server's storage, or why a file request cannot be served.
-fn storage(state: &ApiState) -> ApiResult<&Storage> {
+pub(crate) fn storage(state: &ApiState) -> ApiResult<&Storage> {
     state.storage.as_ref().ok_or_else(|| {
         ApiError::Unprocessable(
             "this server has no internal storage for files (start it with --storage or \

@@ -30,6 +30,7 @@ mod flows;
 mod follow;
 pub mod grpc;
 mod logs;
+mod namespace_files;
 mod query;
 pub mod sys;
 mod triggers;
@@ -134,6 +135,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(executions::routes())
         .merge(files::routes())
         .merge(logs::routes())
+        .merge(namespace_files::routes())
         .merge(triggers::routes())
         .merge(sys::routes())
         .merge(webhooks::routes());

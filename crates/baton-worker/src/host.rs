@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use base64::Engine as _;
 use baton_core::template::TemplateHost;
-use baton_storage::{Storage, StorageUri};
+use baton_storage::{NamespaceFiles, Storage, StorageUri};
 use baton_tasks::kv::{KvAccess, KvOp, KvRequest};
 
 /// What a secret's value becomes in logs and outputs, as in Kestra.
@@ -93,10 +93,7 @@ impl WorkerHost {
 
     fn read_file(&self, path: &str) -> Result<String, String> {
         if !path.starts_with(baton_storage::SCHEME) {
-            return Err(format!(
-                "read('{path}'): only internal-storage files (kestra:///…) can be read; \
-                 namespace files are not supported yet"
-            ));
+            return self.read_namespace_file(path);
         }
         let uri = StorageUri::parse(path).map_err(|e| format!("read(): {e}"))?;
         if let Some(namespace) = &self.namespace {
@@ -118,6 +115,30 @@ impl WorkerHost {
         storage
             .read_text_blocking(&uri, READ_LIMIT_BYTES)
             .map_err(|e| format!("read(): {e}"))
+    }
+
+    /// `read('scripts/query.sql')`: a namespace file of the run's namespace, as in Kestra.
+    fn read_namespace_file(&self, path: &str) -> Result<String, String> {
+        let namespace = self.namespace.as_deref().ok_or_else(|| {
+            format!("read('{path}'): a namespace file can only be read by a task run")
+        })?;
+        let uri = NamespaceFiles::new(namespace)
+            .and_then(|files| files.file(path))
+            .map_err(|e| format!("read('{path}'): {e}"))?;
+        let storage = self.storage.as_ref().ok_or_else(|| {
+            format!(
+                "read('{path}'): this worker has no internal storage (start it with --storage or \
+                 BATON_STORAGE)"
+            )
+        })?;
+        storage
+            .read_text_blocking(&uri, READ_LIMIT_BYTES)
+            .map_err(|error| match error {
+                baton_storage::Error::NotFound { .. } => {
+                    format!("read('{path}'): no namespace file {path} in namespace {namespace}")
+                }
+                other => format!("read('{path}'): {other}"),
+            })
     }
 }
 
@@ -233,11 +254,14 @@ mod tests {
             host.read(missing).unwrap_err(),
             format!("read(): file {missing} not found in internal storage")
         );
-        assert!(
-            host.read("scripts/a.sh")
-                .unwrap_err()
-                .contains("namespace files")
+        assert_eq!(
+            host.read("scripts/a.sh").unwrap_err(),
+            "read('scripts/a.sh'): no namespace file scripts/a.sh in namespace company.team"
         );
+        let escape = host
+            .read("../etl/executions/e/tasks/t/r/note.txt")
+            .unwrap_err();
+        assert!(escape.contains("'..' is not allowed"), "{escape}");
         let without = WorkerHost::new(HashMap::new());
         assert!(
             without
@@ -245,5 +269,24 @@ mod tests {
                 .unwrap_err()
                 .contains("no internal storage")
         );
+    }
+
+    #[test]
+    fn read_of_a_relative_path_reads_a_namespace_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::local(dir.path()).unwrap();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let files = NamespaceFiles::new("company.team").unwrap();
+            let uri = files.file("/queries/daily.sql").unwrap();
+            storage.put_bytes(&uri, "select 1").await.unwrap();
+        });
+        let host = WorkerHost::new(HashMap::new())
+            .with_storage(Some(storage))
+            .for_namespace("company.team");
+        assert_eq!(host.read("queries/daily.sql"), Ok("select 1".to_owned()));
+        assert_eq!(host.read("/queries/daily.sql"), Ok("select 1".to_owned()));
+        let other = host.for_namespace("other");
+        assert!(other.read("queries/daily.sql").is_err());
     }
 }

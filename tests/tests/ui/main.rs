@@ -3,5 +3,6 @@
 
 mod backfill;
 mod browser;
+mod namespace_files;
 mod pages;
 mod support;

@@ -21,6 +21,7 @@ mod gantt;
 mod highlight;
 mod kv;
 mod login;
+mod namespace_files;
 mod outputs;
 pub(crate) mod session;
 mod topology;
@@ -91,6 +92,18 @@ pub fn routes() -> Router<ApiState> {
         .route(
             "/ui/namespaces/{namespace}/kv/{key}/delete",
             post(kv::delete),
+        )
+        .route(
+            "/ui/namespaces/{namespace}/files",
+            get(namespace_files::page).post(namespace_files::save),
+        )
+        .route(
+            "/ui/namespaces/{namespace}/files/upload",
+            post(namespace_files::upload).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/ui/namespaces/{namespace}/files/delete",
+            post(namespace_files::delete),
         )
 }
 
