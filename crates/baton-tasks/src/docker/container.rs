@@ -63,10 +63,7 @@ pub(crate) async fn run(
             copy::pack(container.dir).await
         }
     };
-    let (created, packed) = tokio::join!(
-        create(&client, &container.spec, logs, cancel),
-        packing
-    );
+    let (created, packed) = tokio::join!(create(&client, &container.spec, logs, cancel), packing);
     let Some(id) = created? else {
         return Ok(killed_before_start());
     };
@@ -79,7 +76,16 @@ pub(crate) async fn run(
     };
     let result = match packed {
         Ok(archive) => {
-            run_created(&client, &id, &container, archive, logs, cancel, &mut timeline).await
+            run_created(
+                &client,
+                &id,
+                &container,
+                archive,
+                logs,
+                cancel,
+                &mut timeline,
+            )
+            .await
         }
         Err(error) => Err(error),
     };
