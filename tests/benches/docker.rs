@@ -5,6 +5,8 @@
 //!
 //! `cargo bench -p baton-tests --bench docker` prints the median per-task times of each batch
 //! and the ratio; the goal is Baton ≤ 1.1 × docker run + 20 ms. It prints, it does not assert.
+//! With `RUST_LOG=baton_tasks::docker=debug` it also prints, per container, how long each
+//! Engine API step took (create, upload and attach, start, run, remove).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -68,6 +70,12 @@ fn ms(duration: Duration) -> f64 {
 }
 
 fn main() -> anyhow::Result<()> {
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

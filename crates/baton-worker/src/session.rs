@@ -122,10 +122,15 @@ impl Worker {
         })
     }
 
-    pub(crate) async fn run(
-        mut self,
-        shutdown: impl Future<Output = ()> + Send,
-    ) -> Result<(), Error> {
+    pub(crate) async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), Error> {
+        let docker = Arc::clone(&self.docker);
+        let result = self.serve(shutdown).await;
+        // Containers that exited are removed in the background; none outlives the worker.
+        docker.removals_finished().await;
+        result
+    }
+
+    async fn serve(mut self, shutdown: impl Future<Output = ()> + Send) -> Result<(), Error> {
         let mut shutdown = std::pin::pin!(shutdown);
         let mut shutdown: Shutdown<'_> = shutdown.as_mut();
         sweep_orphans(Arc::clone(&self.docker));

@@ -1,34 +1,31 @@
-//! One container's life: create (pulling per `pullPolicy`), upload the working directory,
-//! attach, start, stream its output line by line, wait, download the working directory, and
-//! remove it — whichever way the run ends.
+//! One container's life: create (pulling per `pullPolicy`) while the working directory is
+//! packed, upload it while attaching, start, stream its output line by line, wait, download the
+//! working directory, and remove it — whichever way the run ends (`removal.rs`).
 
+use std::fmt;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tracing::Instrument as _;
 
 use baton_core::flow::props::PullPolicy;
 use bollard::Docker;
 use bollard::errors::Error as EngineError;
-use bollard::query_parameters::{
-    AttachContainerOptions, CreateImageOptions, DownloadFromContainerOptions, KillContainerOptions,
-    RemoveContainerOptions, UploadToContainerOptions,
-};
-use futures_util::{StreamExt, TryStreamExt};
-use tokio::io::AsyncWriteExt;
+use bollard::query_parameters::{AttachContainerOptions, CreateImageOptions, KillContainerOptions};
+use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
+use super::lines::Lines;
+use super::removal::Removal;
 use super::spec::{ContainerSpec, repository_and_tag};
-use super::{DockerEngine, archive};
+use super::{DockerEngine, copy};
 use crate::LogSink;
 use crate::process::Finished;
-use crate::protocol::{Captured, Stream as Output};
+use crate::protocol::Captured;
 
 /// How long output is still read after the container exits.
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
 /// After a kill, how long the exit is waited for before the run ends anyway.
 const KILL_WAIT: Duration = Duration::from_secs(10);
-/// Longer lines are cut, so one line cannot exhaust memory.
-const MAX_LINE_BYTES: usize = 1024 * 1024;
 
 /// A container to run for a script task.
 pub(crate) struct Container<'a> {
@@ -54,31 +51,93 @@ pub(crate) async fn run(
     logs: &LogSink,
     cancel: &CancellationToken,
 ) -> Result<Exited, String> {
+    let mut timeline = Timeline::new();
     let client = engine
         .client(container.spec.host.as_deref())
         .await
         .map_err(|e| e.to_string())?;
+    // The working directory is packed while the engine creates the container.
+    let packing = async {
+        if container.spec.mount_working_dir {
+            Ok(None)
+        } else {
+            copy::pack(container.dir).await
+        }
+    };
     // Spans of the container's life (exported traces show them under the task run attempt).
     let image = container.spec.image.as_str();
-    let Some(id) = create(&client, &container.spec, logs, cancel)
-        .instrument(tracing::info_span!("container.create", image))
-        .await?
-    else {
+    let creating = create(&client, &container.spec, logs, cancel)
+        .instrument(tracing::info_span!("container.create", image));
+    let (created, packed) = tokio::join!(creating, packing);
+    let Some(id) = created? else {
         return Ok(killed_before_start());
     };
+    timeline.mark("create");
     let removal = Removal {
         client: client.clone(),
         id: id.clone(),
         armed: container.spec.delete,
+        removals: engine.removals.clone(),
     };
-    let result = run_created(&client, &id, &container, logs, cancel)
-        .instrument(tracing::info_span!("container.run", image, container_id = %id))
-        .await;
-    removal
-        .now()
-        .instrument(tracing::info_span!("container.remove", container_id = %id))
-        .await;
+    let result = match packed {
+        Ok(archive) => {
+            run_created(
+                &client,
+                &id,
+                &container,
+                archive,
+                logs,
+                cancel,
+                &mut timeline,
+            )
+            .instrument(tracing::info_span!("container.run", image, container_id = %id))
+            .await
+        }
+        Err(error) => Err(error),
+    };
+    // A container that exited by itself is removed after the run, not within it.
+    if matches!(&result, Ok(exited) if !exited.finished.killed) {
+        removal.later();
+    } else {
+        removal
+            .now()
+            .instrument(tracing::info_span!("container.remove", container_id = %id))
+            .await;
+        timeline.mark("remove");
+    }
+    tracing::debug!(container = %id, steps = %timeline, "container run");
     result
+}
+
+/// When each step of a container's run ended, for the debug line that says where its time went.
+struct Timeline {
+    last: Instant,
+    steps: Vec<(&'static str, Duration)>,
+}
+
+impl Timeline {
+    fn new() -> Self {
+        Timeline {
+            last: Instant::now(),
+            steps: Vec::new(),
+        }
+    }
+
+    fn mark(&mut self, step: &'static str) {
+        let now = Instant::now();
+        self.steps.push((step, now - self.last));
+        self.last = now;
+    }
+}
+
+impl fmt::Display for Timeline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (step, took)) in self.steps.iter().enumerate() {
+            let separator = if i == 0 { "" } else { ", " };
+            write!(f, "{separator}{step} {} ms", took.as_millis())?;
+        }
+        Ok(())
+    }
 }
 
 fn killed_before_start() -> Exited {
@@ -179,30 +238,41 @@ async fn run_created(
     client: &Docker,
     id: &str,
     container: &Container<'_>,
+    archive: Option<std::fs::File>,
     logs: &LogSink,
     cancel: &CancellationToken,
+    timeline: &mut Timeline,
 ) -> Result<Exited, String> {
-    if !container.spec.mount_working_dir && has_entries(container.dir)? {
-        upload(client, id, container.dir).await?;
-    }
+    // Attached before the start, so no output is missed; while the files go in.
+    let attach = async {
+        let options = AttachContainerOptions {
+            stream: true,
+            stdout: true,
+            stderr: true,
+            ..AttachContainerOptions::default()
+        };
+        client
+            .attach_container(id, Some(options))
+            .await
+            .map_err(|e| format!("cannot attach to the container: {e}"))
+    };
+    let upload = async {
+        match archive {
+            Some(archive) => copy::upload(client, id, archive).await,
+            None => Ok(()),
+        }
+    };
+    let (attached, ()) = tokio::try_join!(attach, upload)?;
+    let mut output = attached.output;
+    timeline.mark("upload and attach");
     if cancel.is_cancelled() {
         return Ok(killed_before_start());
     }
-    let attach = AttachContainerOptions {
-        stream: true,
-        stdout: true,
-        stderr: true,
-        ..AttachContainerOptions::default()
-    };
-    let mut output = client
-        .attach_container(id, Some(attach))
-        .await
-        .map_err(|e| format!("cannot attach to the container: {e}"))?
-        .output;
     client
         .start_container(id, None::<bollard::query_parameters::StartContainerOptions>)
         .await
         .map_err(|e| format!("cannot start the container: {e}"))?;
+    timeline.mark("start");
 
     let mut lines = Lines::default();
     let mut wait = Box::pin(
@@ -232,6 +302,7 @@ async fn run_created(
         }
     }
     lines.finish(logs);
+    timeline.mark("run");
     let exit_code = match exit {
         Some(exit) => exit?,
         None if killed => 137,
@@ -239,7 +310,8 @@ async fn run_created(
     };
     let oom_killed = exit_code != 0 && !killed && oom_killed(client, id).await;
     if container.download && !killed && !container.spec.mount_working_dir {
-        download(client, id, container.dir).await?;
+        copy::download(client, id, container.dir).await?;
+        timeline.mark("download");
     }
     Ok(Exited {
         finished: Finished {
@@ -287,205 +359,9 @@ async fn kill(client: &Docker, id: &str) {
     let _ = client.kill_container(id, Some(options)).await;
 }
 
-fn has_entries(dir: &Path) -> Result<bool, String> {
-    std::fs::read_dir(dir)
-        .map(|mut entries| entries.next().is_some())
-        .map_err(|e| format!("cannot read the working directory: {e}"))
-}
-
-async fn upload(client: &Docker, id: &str, dir: &Path) -> Result<(), String> {
-    let source = dir.to_path_buf();
-    let spool = spool_file(dir)?;
-    let archive = tokio::task::spawn_blocking(move || archive::pack(&source, spool))
-        .await
-        .map_err(|e| format!("cannot archive the working directory: {e}"))?
-        .map_err(|e| format!("cannot archive the working directory: {e}"))?;
-    let body = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(archive));
-    let options = UploadToContainerOptions {
-        path: "/".to_owned(),
-        ..UploadToContainerOptions::default()
-    };
-    client
-        .upload_to_container(id, Some(options), bollard::body_try_stream(body))
-        .await
-        .map_err(|e| format!("cannot copy the working directory into the container: {e}"))
-}
-
-async fn download(client: &Docker, id: &str, dir: &Path) -> Result<(), String> {
-    let options = DownloadFromContainerOptions {
-        path: dir.display().to_string(),
-    };
-    let failed = |e: &dyn std::fmt::Display| {
-        format!("cannot copy the working directory out of the container: {e}")
-    };
-    let spool = spool_file(dir)?;
-    let mut file = tokio::fs::File::from_std(spool);
-    let mut archive = client
-        .download_from_container(id, Some(options))
-        .map_err(|e| failed(&e));
-    while let Some(chunk) = archive.try_next().await? {
-        file.write_all(&chunk).await.map_err(|e| failed(&e))?;
-    }
-    file.flush().await.map_err(|e| failed(&e))?;
-    let mut file = file.into_std().await;
-    std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(0)).map_err(|e| failed(&e))?;
-    let dest = dir.to_path_buf();
-    tokio::task::spawn_blocking(move || archive::unpack(file, &dest))
-        .await
-        .map_err(|e| failed(&e))?
-        .map_err(|e| failed(&e))
-}
-
-/// An unnamed temporary file beside the working directory (same disk, removed on close).
-fn spool_file(dir: &Path) -> Result<std::fs::File, String> {
-    let parent = dir.parent().unwrap_or(dir);
-    tempfile::tempfile_in(parent).map_err(|e| format!("cannot create a temporary file: {e}"))
-}
-
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
-    }
-}
-
-/// Removes the container: [`Removal::now`] on every path the run takes, and from `Drop` (on a
-/// spawned task) if the run's future is dropped before that.
-struct Removal {
-    client: Docker,
-    id: String,
-    armed: bool,
-}
-
-impl Removal {
-    async fn now(mut self) {
-        if std::mem::take(&mut self.armed) {
-            remove(&self.client, &self.id).await;
-        }
-    }
-}
-
-impl Drop for Removal {
-    fn drop(&mut self) {
-        if !self.armed {
-            return;
-        }
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let (client, id) = (self.client.clone(), std::mem::take(&mut self.id));
-            runtime.spawn(async move { remove(&client, &id).await });
-        }
-    }
-}
-
-async fn remove(client: &Docker, id: &str) {
-    let options = RemoveContainerOptions {
-        force: true,
-        v: true,
-        ..RemoveContainerOptions::default()
-    };
-    match client.remove_container(id, Some(options)).await {
-        Ok(())
-        | Err(EngineError::DockerResponseServerError {
-            status_code: 404, ..
-        }) => {}
-        // The sweeper of the next worker start on this host takes it.
-        Err(error) => tracing::warn!(container = id, %error, "cannot remove a task container"),
-    }
-}
-
-/// Splits the engine's output frames into lines, per stream, and hands each to the protocol.
-#[derive(Default)]
-struct Lines {
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
-    captured: Captured,
-    stdout_lines: u64,
-    stderr_lines: u64,
-}
-
-impl Lines {
-    fn push(&mut self, chunk: bollard::container::LogOutput, logs: &LogSink) {
-        use bollard::container::LogOutput;
-        let (stream, message) = match chunk {
-            LogOutput::StdOut { message } | LogOutput::Console { message } => {
-                (Output::Stdout, message)
-            }
-            LogOutput::StdErr { message } => (Output::Stderr, message),
-            LogOutput::StdIn { .. } => return,
-        };
-        for piece in message.split_inclusive(|b| *b == b'\n') {
-            let buffer = self.buffer(stream);
-            let complete = piece.ends_with(b"\n");
-            buffer.extend_from_slice(piece);
-            if complete || buffer.len() >= MAX_LINE_BYTES {
-                let line = std::mem::take(buffer);
-                self.emit(stream, line, logs);
-            }
-        }
-    }
-
-    fn finish(&mut self, logs: &LogSink) {
-        for stream in [Output::Stdout, Output::Stderr] {
-            let rest = std::mem::take(self.buffer(stream));
-            if !rest.is_empty() {
-                self.emit(stream, rest, logs);
-            }
-        }
-    }
-
-    fn buffer(&mut self, stream: Output) -> &mut Vec<u8> {
-        match stream {
-            Output::Stdout => &mut self.stdout,
-            Output::Stderr => &mut self.stderr,
-        }
-    }
-
-    fn emit(&mut self, stream: Output, mut line: Vec<u8>, logs: &LogSink) {
-        while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-            line.pop();
-        }
-        match stream {
-            Output::Stdout => self.stdout_lines += 1,
-            Output::Stderr => self.stderr_lines += 1,
-        }
-        self.captured
-            .line(stream, &String::from_utf8_lossy(&line), logs);
-    }
-}
-
-/// For tests: the output of frames split across lines arrives as whole lines.
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn frames_split_into_lines_per_stream() {
-        use bollard::container::LogOutput;
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let sink = LogSink::new(tx);
-        let mut lines = Lines::default();
-        let frame = |text: &str, err: bool| {
-            let message = text.as_bytes().to_vec().into();
-            if err {
-                LogOutput::StdErr { message }
-            } else {
-                LogOutput::StdOut { message }
-            }
-        };
-        lines.push(frame("hel", false), &sink);
-        lines.push(frame("oops\n", true), &sink);
-        lines.push(
-            frame("lo\r\n::{\"outputs\":{\"n\":1}}::\nlast", false),
-            &sink,
-        );
-        lines.finish(&sink);
-        drop(sink);
-        let mut seen = Vec::new();
-        while let Ok(log) = rx.try_recv() {
-            seen.push(log.message);
-        }
-        assert_eq!(seen, ["oops", "hello", "last"]);
-        assert_eq!((lines.stdout_lines, lines.stderr_lines), (3, 1));
-        assert_eq!(lines.captured.vars.get("n"), Some(&serde_json::json!(1)));
     }
 }

@@ -13,6 +13,9 @@
 
 mod archive;
 mod container;
+mod copy;
+mod lines;
+mod removal;
 pub(crate) mod spec;
 mod sweep;
 #[cfg(test)]
@@ -109,6 +112,8 @@ pub struct DockerEngine {
     settings: DockerSettings,
     owner: Owner,
     client: OnceCell<Docker>,
+    /// Containers that exited, being removed in the background.
+    removals: removal::Removals,
 }
 
 impl DockerEngine {
@@ -117,6 +122,7 @@ impl DockerEngine {
             settings,
             owner,
             client: OnceCell::new(),
+            removals: removal::Removals::default(),
         }
     }
 
@@ -144,6 +150,12 @@ impl DockerEngine {
             }
         }
         labels
+    }
+
+    /// Waits for the containers being removed in the background: the worker calls it when it
+    /// stops, so none outlives it.
+    pub async fn removals_finished(&self) {
+        self.removals.finished().await;
     }
 
     /// The client for the worker's engine, or for `host` when a task names its own.

@@ -92,8 +92,10 @@ impl Harness {
         (outcome, logs)
     }
 
-    /// The containers labelled with this harness's task run, stopped ones included.
+    /// The containers labelled with this harness's task run, stopped ones included, once the
+    /// removals running in the background are done.
     async fn containers(&self) -> Vec<String> {
+        self.engine.removals_finished().await;
         let client = self.engine.client(None).await.expect(ENGINE_NEEDED);
         let options = ListContainersOptions {
             all: true,
