@@ -6,8 +6,8 @@ pub mod executions;
 pub mod flows;
 pub mod logs_kv;
 pub mod queue;
-pub mod schedule_fires;
 pub mod retention;
+pub mod schedule_fires;
 pub mod triggers;
 
 use std::sync::Arc;
