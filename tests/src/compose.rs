@@ -185,6 +185,38 @@ impl ComposeStack {
         Ok(states)
     }
 
+    /// The compose network the project's services share (`<project>_default`).
+    pub fn network(&self) -> String {
+        format!("{}_default", self.project)
+    }
+
+    /// Runs `sql` with psql in the `postgres` service's container, on Baton's database; one
+    /// row per line, the fields of a row in a `Vec` (unaligned, separated by U+001F).
+    pub fn psql(&self, sql: &str) -> anyhow::Result<Vec<Vec<String>>> {
+        let out = self.run(&[
+            "exec",
+            "-T",
+            "postgres",
+            "psql",
+            "-U",
+            "baton",
+            "-d",
+            "baton",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-AtX",
+            "-F",
+            "\u{1f}",
+            "-c",
+            sql,
+        ])?;
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|line| !line.is_empty())
+            .map(|line| line.split('\u{1f}').map(str::to_owned).collect())
+            .collect())
+    }
+
     /// The logs of the project's containers, for a failing test's message.
     pub fn logs(&self) -> String {
         self.run(&["logs", "--no-color", "--tail", "40"])
