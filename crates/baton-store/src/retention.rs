@@ -41,7 +41,7 @@ impl PurgeFilter {
         let wanted = |state: &ExecutionState| self.states.is_empty() || self.states.contains(state);
         ExecutionState::ALL
             .iter()
-            .filter(|state| state.is_terminal() && wanted(*state))
+            .filter(|state| state.is_terminal() && wanted(state))
             .map(|state| state.as_str())
             .collect()
     }
