@@ -5,6 +5,7 @@ mod commands;
 mod config;
 mod flows_dir;
 mod health;
+mod heap;
 mod metrics;
 mod node;
 mod retention;

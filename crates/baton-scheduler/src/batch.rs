@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use baton_core::execution::Execution;
 use baton_store::{FireRecord, ScheduledFire, TriggerKey, TriggerState};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use tokio::task::JoinSet;
 
 use crate::Error;
@@ -40,14 +40,20 @@ pub(crate) async fn fire_batch(
         Some(due) => prepare_ahead(&ctx, due, batch, &mut outcomes).await,
         None => batch.into_iter().map(|armed| (armed, None)).collect(),
     };
-    if let Some(due) = ahead {
-        while ctx.clock.now() < due {
-            ctx.clock.sleep_until(due).await;
+    // Fires are staged a little ahead of their date and committed at it (see
+    // `TriggerStore::fire_schedules_at`), so they are decided as of the date.
+    let as_of = match ahead {
+        Some(due) => {
+            wait_until(&ctx, due - STAGE_AHEAD).await;
+            due.max(ctx.clock.now())
         }
-    }
-    let (together, mut alone) = sort_out(&ctx, pending, &mut outcomes).await;
+        None => ctx.clock.now(),
+    };
+    let (together, mut alone) = sort_out(&ctx, pending, as_of, &mut outcomes).await;
     let (armed, (executions, fires)): (Vec<_>, (Vec<_>, Vec<_>)) = together.into_iter().unzip();
-    let fired = fire_together(&ctx, &fires).await;
+    let fired = fire_together(&ctx, &fires, as_of).await;
+    // What goes alone fires at the date too, never before.
+    wait_until(&ctx, as_of).await;
     for ((armed, execution), fire) in armed.into_iter().zip(executions).zip(fires) {
         match fired.get(&*armed.key) {
             Some(row) => {
@@ -84,6 +90,13 @@ async fn prepare_ahead(
 ) -> Vec<Alone> {
     let mut tasks = JoinSet::new();
     let mut keys = HashMap::with_capacity(batch.len());
+    let store = ctx.store.clone();
+    tokio::spawn(async move {
+        if let Err(error) = store.prepare_fire_schedules().await {
+            // The fires themselves will open the connection again, or go one at a time.
+            tracing::debug!(%error, "readying the fires failed");
+        }
+    });
     for armed in batch {
         let ctx = ctx.clone();
         let key = armed.key.clone();
@@ -111,16 +124,31 @@ async fn prepare_ahead(
     pending
 }
 
-/// The rows of the dates the store fired, by trigger; none when the call failed (each date
-/// is then tried on its own).
+/// How long before their date the fires of a batch are written (in a transaction that commits
+/// at the date): more than the statement takes, so at the date only the commit is left.
+const STAGE_AHEAD: TimeDelta = TimeDelta::milliseconds(25);
+
+async fn wait_until(ctx: &Context, at: DateTime<Utc>) {
+    while ctx.clock.now() < at {
+        ctx.clock.sleep_until(at).await;
+    }
+}
+
+/// The rows of the dates the store fired, committed at `date`, by trigger; none when the call
+/// failed (each date is then tried on its own).
 async fn fire_together(
     ctx: &Context,
     fires: &[ScheduledFire],
+    date: DateTime<Utc>,
 ) -> HashMap<TriggerKey, TriggerState> {
     if fires.is_empty() {
         return HashMap::new();
     }
-    match ctx.store.fire_schedules(fires).await {
+    match ctx
+        .store
+        .fire_schedules_at(fires, Box::pin(wait_until(ctx, date)))
+        .await
+    {
         Ok(rows) => rows.into_iter().map(|row| (row.key.clone(), row)).collect(),
         Err(error) => {
             tracing::warn!(%error, fires = fires.len(), "firing together failed; firing one at a time");
@@ -129,15 +157,15 @@ async fn fire_together(
     }
 }
 
-/// Splits the batch, now at its date, into the dates that may fire together and the triggers
+/// Splits the batch, as of its date `now`, into the dates that may fire together and the triggers
 /// that go alone: those with `stopAfter` (their release is checked against how the last
 /// execution ended) and those not plainly due (missed, too late, clock moved back).
 async fn sort_out(
     ctx: &Context,
     pending: Vec<Alone>,
+    now: DateTime<Utc>,
     outcomes: &mut BatchOutcome,
 ) -> (Vec<Together>, Vec<Alone>) {
-    let now = ctx.clock.now();
     let mut together = Vec::with_capacity(pending.len());
     let mut alone = Vec::new();
     for (armed, early) in pending {

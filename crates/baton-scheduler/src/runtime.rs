@@ -84,7 +84,7 @@ impl Scheduler {
         let (outcomes_tx, mut outcomes) = mpsc::unbounded_channel();
         let mut runtime = Runtime {
             context: context.clone(),
-            parser: FlowParser::default(),
+            parser: Arc::new(FlowParser::default()),
             triggers: HashMap::new(),
             backfills: HashMap::new(),
             timer: Timer::default(),
@@ -140,7 +140,7 @@ pub(crate) enum Outcome {
 
 struct Runtime {
     context: Arc<Context>,
-    parser: FlowParser,
+    parser: Arc<FlowParser>,
     triggers: HashMap<Arc<TriggerKey>, Armed>,
     /// Running and paused backfills.
     backfills: HashMap<Uuid, Backfill>,
@@ -157,7 +157,7 @@ impl Runtime {
     /// Syncs trigger rows from changed flows, then reloads rows and backfills and re-arms what
     /// changed. Failures are logged; the next wake-up or resync tries again.
     async fn refresh(&mut self) {
-        let store = self.context.store.as_ref();
+        let store = &self.context.store;
         match crate::sync::sync_flows(store, &self.parser, self.context.clock.now()).await {
             Ok(0) => {}
             Ok(synced) => tracing::info!(synced, "synced trigger rows from flows"),

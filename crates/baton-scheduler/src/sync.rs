@@ -1,9 +1,12 @@
 //! Keeping trigger rows in step with flows: each flow revision the rows do not reflect yet is
 //! parsed once, and its Schedule triggers written, many flows per transaction.
 
+use std::sync::Arc;
+
 use baton_core::parse::FlowParser;
 use baton_store::{FlowRecord, FlowTriggers, Store, TriggerSync};
 use chrono::{DateTime, Utc};
+use tokio::task::JoinHandle;
 
 use crate::Error;
 use crate::definition::ScheduleDefinition;
@@ -12,24 +15,43 @@ use crate::definition::ScheduleDefinition;
 const BATCH: u32 = 500;
 
 /// Syncs every flow that needs it; returns how many this scheduler synced (others may have
-/// synced some meanwhile).
+/// synced some meanwhile). A pipeline: while one page's rows are written, the next page is
+/// parsed (on a blocking thread) and the one after it read, so the database and the parser
+/// work at once — a first start with 10,000 flows is bound by the slower of the two, not
+/// their sum.
 pub(crate) async fn sync_flows(
-    store: &dyn Store,
-    parser: &FlowParser,
+    store: &Arc<dyn Store>,
+    parser: &Arc<FlowParser>,
     now: DateTime<Utc>,
 ) -> Result<usize, Error> {
     let mut synced = 0;
-    loop {
-        let flows = store.flows_to_sync(BATCH).await?;
-        if flows.is_empty() {
-            return Ok(synced);
+    let mut flows = store.flows_to_sync(None, BATCH).await?;
+    let mut writing: Option<JoinHandle<baton_store::Result<usize>>> = None;
+    while !flows.is_empty() {
+        let last = flows.last().map(|f| (f.namespace.clone(), f.id.clone()));
+        let after = last.as_ref().map(|(ns, id)| (ns.as_str(), id.as_str()));
+        let parser = parser.clone();
+        let parsing = tokio::task::spawn_blocking(move || {
+            flows
+                .iter()
+                .map(|record| flow_triggers(&parser, record, now))
+                .collect::<Vec<FlowTriggers>>()
+        });
+        let (parsed, next) = tokio::join!(parsing, store.flows_to_sync(after, BATCH));
+        let parsed = parsed.map_err(|e| Error::Task(e.to_string()))?;
+        if let Some(write) = writing.take() {
+            synced += write.await.map_err(|e| Error::Task(e.to_string()))??;
         }
-        let batch: Vec<FlowTriggers> = flows
-            .iter()
-            .map(|record| flow_triggers(parser, record, now))
-            .collect();
-        synced += store.sync_triggers(&batch).await?;
+        let store = store.clone();
+        writing = Some(tokio::spawn(
+            async move { store.sync_triggers(&parsed).await },
+        ));
+        flows = next?;
     }
+    if let Some(write) = writing {
+        synced += write.await.map_err(|e| Error::Task(e.to_string()))??;
+    }
+    Ok(synced)
 }
 
 /// The Schedule triggers of one flow revision, each starting at its next date after `now`

@@ -167,6 +167,12 @@ pub trait ExecutionTx: Send {
     /// Reads the execution and holds it exclusively until the transaction ends.
     async fn lock_execution(&mut self, id: Uuid) -> Result<Execution>;
 
+    /// [`ExecutionTx::lock_execution`] for a caller that already holds the document of
+    /// version `known_version` (the executor keeps the executions it just stepped): while the
+    /// row is still at that version its `document` is [`Value::Null`], neither read nor sent;
+    /// otherwise it is the row's, as `lock_execution` gives it.
+    async fn lock_execution_unless(&mut self, id: Uuid, known_version: i64) -> Result<Execution>;
+
     /// Inserts a new execution with version 1.
     async fn insert_execution(&mut self, execution: &Execution) -> Result<Execution>;
 

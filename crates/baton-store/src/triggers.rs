@@ -168,6 +168,10 @@ impl ScheduledFire {
     }
 }
 
+/// A moment to wait for, handed to [`TriggerStore::fire_schedules_at`]: resolves when the
+/// fire dates have come (the scheduler's clock decides).
+pub type Date<'a> = std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
 /// [`TriggerStore::fire_schedules`] one date at a time, each in a [`TriggerTx`] of its own:
 /// for a backend with one writer at a time, where a batch saves no round trips.
 pub(crate) async fn fire_schedules_one_by_one<S: TriggerStore + ?Sized>(
@@ -293,8 +297,12 @@ impl Backfill {
 #[async_trait]
 pub trait TriggerStore: Send + Sync {
     /// Flows whose latest revision (tombstones included) the trigger rows do not reflect yet,
-    /// by (namespace, id), at most `limit`.
-    async fn flows_to_sync(&self, limit: u32) -> Result<Vec<FlowRecord>>;
+    /// by (namespace, id), after the flow `after` (namespace, id) if given, at most `limit`.
+    async fn flows_to_sync(
+        &self,
+        after: Option<(&str, &str)>,
+        limit: u32,
+    ) -> Result<Vec<FlowRecord>>;
 
     /// Makes each flow's trigger rows match its `triggers`, the Schedule triggers of
     /// `revision` (none for a deleted flow), and records the revision as synced, for many flows
@@ -324,6 +332,26 @@ pub trait TriggerStore: Send + Sync {
     /// scheduler, or the date fired already): the caller fires those one at a time to learn
     /// why.
     async fn fire_schedules(&self, fires: &[ScheduledFire]) -> Result<Vec<TriggerState>>;
+
+    /// [`TriggerStore::fire_schedules`], committed once `date` resolves (the fire dates'
+    /// arrival), and never before: on Postgres the fires are written ahead, in a transaction
+    /// that only commits at the date, so a fire's lateness is the commit's. Nothing is visible
+    /// before the commit; a process that dies before it fires nothing. By default the call
+    /// waits for the date, then fires.
+    async fn fire_schedules_at(
+        &self,
+        fires: &[ScheduledFire],
+        date: crate::Date<'_>,
+    ) -> Result<Vec<TriggerState>> {
+        date.await;
+        self.fire_schedules(fires).await
+    }
+
+    /// Readies [`TriggerStore::fire_schedules`] ahead of a date (on Postgres: opens its
+    /// connection and plans its statement), so the first fires do not pay for it.
+    async fn prepare_fire_schedules(&self) -> Result<()> {
+        Ok(())
+    }
 
     /// Of `ids`, the executions that have ended (or no longer exist).
     async fn ended_executions(&self, ids: &[Uuid]) -> Result<Vec<Uuid>>;

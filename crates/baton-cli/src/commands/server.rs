@@ -93,6 +93,9 @@ pub struct LocalArgs {
     /// Where the API (and the workers' gRPC) listens (default 127.0.0.1:8080) [env: BATON_LISTEN].
     #[arg(long, value_name = "ADDRESS")]
     listen: Option<String>,
+    /// Listen on this port of 127.0.0.1: short for `--listen 127.0.0.1:PORT`.
+    #[arg(long, value_name = "PORT", conflicts_with = "listen")]
+    port: Option<u16>,
     /// Where the SQLite store and task working directories live (default .baton)
     /// [env: BATON_DATA_DIR].
     #[arg(long, value_name = "DIR")]
@@ -118,8 +121,6 @@ pub struct LocalArgs {
     /// [env: BATON_DOCKER_VOLUMES_ENABLED=true].
     #[arg(long)]
     docker_volumes_enabled: bool,
-    /// The DuckDB CLI binary the DuckDB tasks run (PyPI's `duckdb-cli`); `duckdb` on the PATH
-    /// by default [env: BATON_DUCKDB].
     /// Delete ended executions (with their logs and files) older than this, e.g. 30d; off by
     /// default [env: BATON_RETENTION_EXECUTIONS].
     #[arg(long, value_name = "AGE")]
@@ -131,6 +132,8 @@ pub struct LocalArgs {
     /// [env: BATON_RETENTION_INTERVAL].
     #[arg(long, value_name = "SECONDS")]
     retention_interval: Option<String>,
+    /// The DuckDB CLI binary the DuckDB tasks run (PyPI's `duckdb-cli`); `duckdb` on the PATH
+    /// by default [env: BATON_DUCKDB].
     #[arg(long)]
     duckdb: Option<String>,
 }
@@ -182,8 +185,6 @@ pub struct ServerArgs {
     /// [env: BATON_DOCKER_VOLUMES_ENABLED=true].
     #[arg(long)]
     docker_volumes_enabled: bool,
-    /// The DuckDB CLI binary the DuckDB tasks run (PyPI's `duckdb-cli`); `duckdb` on the PATH
-    /// by default [env: BATON_DUCKDB].
     /// Delete ended executions (with their logs and files) older than this, e.g. 30d; off by
     /// default [env: BATON_RETENTION_EXECUTIONS].
     #[arg(long, value_name = "AGE")]
@@ -195,6 +196,8 @@ pub struct ServerArgs {
     /// [env: BATON_RETENTION_INTERVAL].
     #[arg(long, value_name = "SECONDS")]
     retention_interval: Option<String>,
+    /// The DuckDB CLI binary the DuckDB tasks run (PyPI's `duckdb-cli`); `duckdb` on the PATH
+    /// by default [env: BATON_DUCKDB].
     #[arg(long)]
     duckdb: Option<String>,
 }
@@ -276,8 +279,12 @@ pub fn run(command: ServerCommand) -> anyhow::Result<ExitCode> {
     let (role, args, flags) = match &command {
         ServerCommand::Local(args) => {
             let mut flags = Flags::new(&args.config);
+            let listen = args
+                .listen
+                .clone()
+                .or(args.port.map(|p| format!("127.0.0.1:{p}")));
             flags
-                .add("listen", &args.listen)
+                .add("listen", &listen)
                 .add("data-dir", &args.data_dir)
                 .add("storage", &args.storage)
                 .add("slots", &args.slots)
@@ -368,6 +375,7 @@ pub fn run(command: ServerCommand) -> anyhow::Result<ExitCode> {
         _ => baton_worker::default_worker_id(),
     };
     let telemetry = runtime.block_on(async { crate::telemetry::init(&config, role, &instance) })?;
+    runtime.spawn(crate::heap::trim_when_idle());
     let result = if role == Role::Worker {
         worker(&runtime, &config, worker_id, secrets)
     } else {

@@ -13,6 +13,7 @@ mod commands;
 mod concurrency;
 mod create;
 mod dispatch;
+mod documents;
 mod flow_triggers;
 mod flows;
 mod messages;
@@ -99,6 +100,7 @@ pub struct ExecutorState {
     /// `envs.*` for templates the executor renders.
     pub envs: serde_json::Map<String, serde_json::Value>,
     flows: flows::FlowCache,
+    documents: documents::DocumentCache,
     flow_triggers: flow_triggers::FlowTriggerIndex,
     in_flight: dispatch::InFlight,
     options: ExecutorOptions,
@@ -120,6 +122,7 @@ impl ExecutorState {
             host,
             envs: serde_json::Map::new(),
             flows: flows::FlowCache::default(),
+            documents: documents::DocumentCache::default(),
             flow_triggers: flow_triggers::FlowTriggerIndex::default(),
             in_flight: dispatch::InFlight::default(),
             options,

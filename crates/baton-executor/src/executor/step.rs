@@ -61,7 +61,11 @@ async fn step_once(
     let store: &dyn Store = state.store.as_ref();
     let mut tx = store.begin().await?;
     let t_begin = t0.elapsed();
-    let mut row = match tx.lock_execution(id).await {
+    // The document this executor wrote last for the execution, if it still has it: the row
+    // is then locked without reading the document again.
+    let kept = state.documents.take(id);
+    let known_version = kept.as_ref().map_or(0, |(version, _)| *version);
+    let mut row = match tx.lock_execution_unless(id, known_version).await {
         Ok(row) => row,
         Err(baton_store::Error::ExecutionNotFound(_)) => {
             // A notice for an execution that does not exist (a parent or child from a store
@@ -73,12 +77,16 @@ async fn step_once(
         }
         Err(error) => return Err(error.into()),
     };
-    // The row's document is rewritten below: take it rather than copy it.
-    let mut execution: Execution = serde_json::from_value(std::mem::take(&mut row.document))
-        .map_err(|e| Error::BadDocument {
-            execution_id: id.to_string(),
-            reason: e.to_string(),
-        })?;
+    let mut execution: Execution = match kept {
+        Some((version, execution)) if version == row.version && row.document.is_null() => execution,
+        // The row's document is rewritten below: take it rather than copy it.
+        _ => serde_json::from_value(std::mem::take(&mut row.document)).map_err(|e| {
+            Error::BadDocument {
+                execution_id: id.to_string(),
+                reason: e.to_string(),
+            }
+        })?,
+    };
     let t_lock = t0.elapsed();
     let flow = state
         .flows
@@ -207,6 +215,8 @@ async fn step_once(
         doc_bytes = row.document.to_string().len(),
         "step timing"
     );
+    // write_step succeeded against version `row.version`, so the row is at the next one.
+    state.documents.put(id, row.version + 1, execution);
     Ok(())
 }
 

@@ -70,6 +70,16 @@ impl ExecutionTx for PgTx {
         row.ok_or(Error::ExecutionNotFound(id))?.try_into()
     }
 
+    async fn lock_execution_unless(&mut self, id: Uuid, known_version: i64) -> Result<Execution> {
+        let row: Option<ExecutionRow> =
+            sqlx::query_as(include_str!("sql/execution_lock_unless.sql"))
+                .bind(id)
+                .bind(known_version)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+        row.ok_or(Error::ExecutionNotFound(id))?.try_into()
+    }
+
     async fn get_flow(
         &mut self,
         namespace: &str,

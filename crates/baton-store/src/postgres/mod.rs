@@ -78,6 +78,8 @@ struct Shared {
     wakeups: Arc<Wakeups>,
     /// The LISTEN task, started by the first `subscribe`.
     listener: Mutex<Option<JoinHandle<()>>>,
+    /// The connection Schedule fires go through (`triggers_fire`).
+    fire_connection: triggers_fire::FireConnection,
 }
 
 impl Drop for Shared {

@@ -146,9 +146,15 @@ impl TriggerTx for PgTriggerTx {
 
 #[async_trait]
 impl TriggerStore for PgStore {
-    async fn flows_to_sync(&self, limit: u32) -> Result<Vec<FlowRecord>> {
+    async fn flows_to_sync(
+        &self,
+        after: Option<(&str, &str)>,
+        limit: u32,
+    ) -> Result<Vec<FlowRecord>> {
         let rows: Vec<FlowRow> = sqlx::query_as(include_str!("sql/trigger_flows_to_sync.sql"))
             .bind(i64::from(limit))
+            .bind(after.map(|(namespace, _)| namespace))
+            .bind(after.map(|(_, id)| id))
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.into_iter().map(FlowRecord::from).collect())
@@ -273,7 +279,19 @@ impl TriggerStore for PgStore {
     }
 
     async fn fire_schedules(&self, fires: &[ScheduledFire]) -> Result<Vec<TriggerState>> {
-        super::triggers_fire::fire_schedules(self, fires).await
+        super::triggers_fire::fire_schedules_at(self, fires, Box::pin(async {})).await
+    }
+
+    async fn fire_schedules_at(
+        &self,
+        fires: &[ScheduledFire],
+        date: crate::Date<'_>,
+    ) -> Result<Vec<TriggerState>> {
+        super::triggers_fire::fire_schedules_at(self, fires, date).await
+    }
+
+    async fn prepare_fire_schedules(&self) -> Result<()> {
+        super::triggers_fire::prepare(self).await
     }
 
     async fn ended_executions(&self, ids: &[Uuid]) -> Result<Vec<Uuid>> {

@@ -69,6 +69,16 @@ impl ExecutionTx for SqliteTx {
         get(&mut self.tx, id).await
     }
 
+    async fn lock_execution_unless(&mut self, id: Uuid, known_version: i64) -> Result<Execution> {
+        let row: Option<ExecutionRow> =
+            sqlx::query_as(include_str!("sql/execution_get_unless.sql"))
+                .bind(id.to_string())
+                .bind(known_version)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+        row.ok_or(Error::ExecutionNotFound(id))?.try_into()
+    }
+
     async fn get_flow(
         &mut self,
         namespace: &str,

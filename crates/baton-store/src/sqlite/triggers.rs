@@ -155,9 +155,15 @@ impl TriggerTx for SqliteTriggerTx {
 
 #[async_trait]
 impl TriggerStore for SqliteStore {
-    async fn flows_to_sync(&self, limit: u32) -> Result<Vec<FlowRecord>> {
+    async fn flows_to_sync(
+        &self,
+        after: Option<(&str, &str)>,
+        limit: u32,
+    ) -> Result<Vec<FlowRecord>> {
         let rows: Vec<FlowRow> = sqlx::query_as(include_str!("sql/trigger_flows_to_sync.sql"))
             .bind(i64::from(limit))
+            .bind(after.map(|(namespace, _)| namespace))
+            .bind(after.map(|(_, id)| id))
             .fetch_all(&self.pool)
             .await?;
         rows.into_iter().map(FlowRecord::try_from).collect()

@@ -268,13 +268,16 @@ fn start_server(bin: &Path, dir: &Path, durability: Durability) -> Result<(), St
         .arg("-w")
         .arg("-o")
         .arg(format!(
-            "-k {} -p {PORT} -c listen_addresses='' -c max_connections=300{}",
+            "-k {} -p {PORT} -c listen_addresses='' -c max_connections=300{} {}",
             dir.display(),
             match durability {
                 Durability::Off =>
                     " -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
                 Durability::Full => "",
-            }
+            },
+            // For a look inside, e.g. `-c log_min_duration_statement=0` (the log is
+            // postgres.log in the server's directory).
+            std::env::var("BATON_TEST_PG_OPTIONS").unwrap_or_default()
         ));
     run(pg_ctl, "pg_ctl start")
 }

@@ -43,6 +43,7 @@ conformance! {
     executions::update_enqueues_and_acks_atomically,
     executions::write_step_writes_enqueues_and_acks_or_nothing,
     executions::lock_execution_serializes_writers,
+    executions::lock_unless_skips_only_a_known_document,
     executions::list_executions_filters_and_pages_newest_first,
     queue::claim_takes_due_messages_in_priority_order,
     queue::claim_skips_claimed_messages,

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::lines::Lines;
 use super::removal::Removal;
 use super::spec::{ContainerSpec, repository_and_tag};
-use super::{DockerEngine, copy};
+use super::{DockerEngine, copy, inline};
 use crate::LogSink;
 use crate::process::Finished;
 use crate::protocol::Captured;
@@ -52,13 +52,19 @@ pub(crate) async fn run(
     cancel: &CancellationToken,
 ) -> Result<Exited, String> {
     let mut timeline = Timeline::new();
+    let mut container = container;
     let client = engine
         .client(container.spec.host.as_deref())
         .await
         .map_err(|e| e.to_string())?;
-    // The working directory is packed while the engine creates the container.
+    let inlined = !container.spec.mount_working_dir
+        && write_files_inline(engine, &client, &mut container).await;
+    if inlined {
+        timeline.mark("inline");
+    }
+    // Else the working directory is packed while the engine creates the container.
     let packing = async {
-        if container.spec.mount_working_dir {
+        if container.spec.mount_working_dir || inlined {
             Ok(None)
         } else {
             copy::pack(container.dir).await
@@ -107,6 +113,31 @@ pub(crate) async fn run(
     }
     tracing::debug!(container = %id, steps = %timeline, "container run");
     result
+}
+
+/// Makes the container's own shell write the working directory when it can (see `inline`):
+/// `true` when the spec now does, `false` when the directory must be uploaded.
+async fn write_files_inline(
+    engine: &DockerEngine,
+    client: &Docker,
+    container: &mut Container<'_>,
+) -> bool {
+    let spec = &container.spec;
+    // A pull may change the image's user after this look at it.
+    if spec.pull_policy == PullPolicy::Always || !inline::is_shell_script(spec) {
+        return false;
+    }
+    let Some(image_user) = engine.image_user(client, spec).await else {
+        return false;
+    };
+    if !inline::runs_as_root(spec, &image_user) {
+        return false;
+    }
+    let dir = container.dir.to_path_buf();
+    match tokio::task::spawn_blocking(move || inline::prelude(&dir)).await {
+        Ok(Ok(Some(prelude))) => inline::apply(&mut container.spec, &prelude),
+        _ => false,
+    }
 }
 
 /// When each step of a container's run ended, for the debug line that says where its time went.

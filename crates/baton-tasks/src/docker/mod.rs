@@ -14,6 +14,7 @@
 mod archive;
 mod container;
 mod copy;
+mod inline;
 mod lines;
 mod removal;
 pub(crate) mod spec;
@@ -22,7 +23,8 @@ mod sweep;
 mod tests;
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use bollard::Docker;
 use tokio::sync::OnceCell;
@@ -104,6 +106,9 @@ pub enum Error {
     Engine(#[from] bollard::errors::Error),
 }
 
+/// An image on an engine: the runner's `host` (`None`: the worker's engine) and the image.
+type ImageOnHost = (Option<String>, String);
+
 /// The worker's handle on the Docker engine: its settings, the owner labels, and a client
 /// connected (API version negotiated) on first use, so workers that never run a container
 /// never need an engine.
@@ -114,6 +119,8 @@ pub struct DockerEngine {
     client: OnceCell<Docker>,
     /// Containers that exited, being removed in the background.
     removals: removal::Removals,
+    /// The `User` of images looked at lately (see `image_user`).
+    image_users: Mutex<HashMap<ImageOnHost, (Instant, String)>>,
 }
 
 impl DockerEngine {
@@ -123,6 +130,7 @@ impl DockerEngine {
             owner,
             client: OnceCell::new(),
             removals: removal::Removals::default(),
+            image_users: Mutex::default(),
         }
     }
 
@@ -156,6 +164,28 @@ impl DockerEngine {
     /// stops, so none outlives it.
     pub async fn removals_finished(&self) {
         self.removals.finished().await;
+    }
+
+    /// The user an image's containers run as by default (its `User`, empty for root); `None`
+    /// when the engine does not have the image. Kept a minute: a task after a task of the same
+    /// image saves the engine a round trip, and a re-tagged image is seen soon enough.
+    pub(crate) async fn image_user(
+        &self,
+        client: &Docker,
+        spec: &spec::ContainerSpec,
+    ) -> Option<String> {
+        const KEEP: Duration = Duration::from_secs(60);
+        let key = (spec.host.clone(), spec.image.clone());
+        let cached = self.image_users.lock().ok()?.get(&key).cloned();
+        if let Some((_, user)) = cached.filter(|(at, _)| at.elapsed() < KEEP) {
+            return Some(user);
+        }
+        let image = client.inspect_image(&spec.image).await.ok()?;
+        let user = image.config.and_then(|c| c.user).unwrap_or_default();
+        let mut users = self.image_users.lock().ok()?;
+        users.retain(|_, (at, _)| at.elapsed() < KEEP);
+        users.insert(key, (Instant::now(), user.clone()));
+        Some(user)
     }
 
     /// The client for the worker's engine, or for `host` when a task names its own.

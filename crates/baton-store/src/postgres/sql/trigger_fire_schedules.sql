@@ -3,7 +3,9 @@
 -- what the scheduler armed ($4-$6), is enabled and does not wait for a running execution
 -- ($15: the terminal states), and its fire key is new; nothing is written for the others.
 -- `locked` is read once (a locking CTE is materialized), so every later part sees the same
--- rows, and each row is updated once.
+-- rows, and each row is updated once. The statement may run in a transaction opened shortly
+-- before the dates it fires and committed at them: an execution's times are its fire date's,
+-- not now() (the transaction's start).
 WITH fire AS (
     SELECT *
     FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int4[],
@@ -38,7 +40,7 @@ created AS (
         (id, namespace, flow_id, flow_revision, state, labels, created_at, updated_at, ended_at,
          version, document)
     SELECT l.execution_id, l.namespace, l.flow_id, l.execution_revision, l.state, l.labels,
-           l.created_at, now(), l.ended_at, 1, l.document
+           l.created_at, GREATEST(now(), l.created_at), l.ended_at, 1, l.document
     FROM locked l
     JOIN fired USING (execution_id)
     RETURNING id

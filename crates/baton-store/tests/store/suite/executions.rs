@@ -202,6 +202,32 @@ pub async fn write_step_writes_enqueues_and_acks_or_nothing(store: Arc<dyn Store
     ));
 }
 
+pub async fn lock_unless_skips_only_a_known_document(store: Arc<dyn Store>) {
+    let exec = store
+        .create_execution(&execution(), &NewMessage::new(Q, json!(0)))
+        .await
+        .unwrap();
+    let mut tx = store.begin().await.unwrap();
+    // The caller holds version 1: everything but the document comes back.
+    let known = tx.lock_execution_unless(exec.id, 1).await.unwrap();
+    assert_eq!(known.document, serde_json::Value::Null);
+    assert_eq!((known.version, known.state), (1, exec.state));
+    let mut written = exec.clone();
+    written.document = json!({"taskRunList": [{"id": "a"}]});
+    tx.update_execution(&written, 1).await.unwrap();
+    tx.commit().await.unwrap();
+    // Someone else wrote version 2: the caller's version 1 is stale and gets the new document.
+    let mut tx = store.begin().await.unwrap();
+    let stale = tx.lock_execution_unless(exec.id, 1).await.unwrap();
+    assert_eq!((stale.version, &stale.document), (2, &written.document));
+    drop(tx);
+    let mut tx = store.begin().await.unwrap();
+    assert!(matches!(
+        tx.lock_execution_unless(uuid::Uuid::now_v7(), 1).await,
+        Err(Error::ExecutionNotFound(_))
+    ));
+}
+
 pub async fn lock_execution_serializes_writers(store: Arc<dyn Store>) {
     let exec = store
         .create_execution(&execution(), &NewMessage::new(Q, json!(0)))

@@ -82,7 +82,7 @@ pub async fn sync_creates_keeps_restarts_and_deletes_trigger_rows(store: Arc<dyn
         .deploy_flow("company.team", "nightly", FLOW, false)
         .await
         .unwrap();
-    let pending = store.flows_to_sync(100).await.unwrap();
+    let pending = store.flows_to_sync(None, 100).await.unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(
         (pending[0].id.as_str(), pending[0].revision),
@@ -99,7 +99,7 @@ pub async fn sync_creates_keeps_restarts_and_deletes_trigger_rows(store: Arc<dyn
             .await
             .unwrap()
     );
-    assert!(store.flows_to_sync(100).await.unwrap().is_empty());
+    assert!(store.flows_to_sync(None, 100).await.unwrap().is_empty());
     assert!(
         !store
             .sync_flow("company.team", "nightly", 1, &first)
@@ -156,7 +156,7 @@ pub async fn sync_creates_keeps_restarts_and_deletes_trigger_rows(store: Arc<dyn
 
     // A deleted flow has no triggers left.
     store.delete_flow("company.team", "nightly").await.unwrap();
-    let tombstone = store.flows_to_sync(100).await.unwrap();
+    let tombstone = store.flows_to_sync(None, 100).await.unwrap();
     assert_eq!((tombstone[0].revision, tombstone[0].deleted), (3, true));
     assert!(
         store
@@ -260,6 +260,10 @@ pub async fn a_date_fires_once_and_a_dropped_fire_leaves_nothing(store: Arc<dyn 
         tx.update(&state).await.unwrap();
         // Dropped without commit, as when a scheduler dies mid-fire.
     }
+    // The rollback runs when the dropped transaction's connection is next used: a lock that
+    // waits (no SKIP LOCKED) returns once it has.
+    let waited = store.lock_trigger(&key("daily"), false).await.unwrap();
+    waited.unwrap().commit().await.unwrap();
     let state = store.get_trigger(&key("daily")).await.unwrap();
     assert_eq!(state.next_fire_at, Some(at("2021-01-01T09:00:00Z")));
     assert_eq!(store.queue_len(Q).await.unwrap(), 0);
@@ -366,13 +370,23 @@ pub async fn sync_takes_many_flows_at_once_and_skips_those_already_synced(store:
         });
     }
     assert_eq!(store.sync_triggers(&batch[..10]).await.unwrap(), 10);
-    assert_eq!(store.flows_to_sync(1000).await.unwrap().len(), 40);
+    assert_eq!(store.flows_to_sync(None, 1000).await.unwrap().len(), 40);
+    // Pages go on after a given flow, in (namespace, id) order: flow10..flow49 sort as text.
+    let page = store.flows_to_sync(None, 5).await.unwrap();
+    let ids: Vec<&str> = page.iter().map(|f| f.id.as_str()).collect();
+    assert_eq!(ids, ["flow10", "flow11", "flow12", "flow13", "flow14"]);
+    let next = store
+        .flows_to_sync(Some(("bulk", "flow14")), 1000)
+        .await
+        .unwrap();
+    assert_eq!(next.len(), 35);
+    assert_eq!(next[0].id, "flow15");
     assert_eq!(
         store.sync_triggers(&batch).await.unwrap(),
         40,
         "the first ten were synced"
     );
-    assert!(store.flows_to_sync(1000).await.unwrap().is_empty());
+    assert!(store.flows_to_sync(None, 1000).await.unwrap().is_empty());
     let rows = store
         .list_triggers(&TriggerFilter::default())
         .await

@@ -1,0 +1,5 @@
+-- execution_get.sql, without the document when the caller holds version ?2 already.
+SELECT id, namespace, flow_id, flow_revision, state, labels, created_at, updated_at, ended_at,
+       version, CASE WHEN version = ?2 THEN 'null' ELSE document END AS document
+FROM executions
+WHERE id = ?1
