@@ -3,7 +3,8 @@
 #
 # Usage: deploy/build-images.sh [--binary PATH] [--tag TAG]
 #   --binary PATH   the `baton` binary to put in the image (default: build it with
-#                   `cargo build --release --bin baton` under $CARGO_TARGET_DIR or ./target)
+#                   `cargo build --profile dist --bin baton` under $CARGO_TARGET_DIR or
+#                   ./target; the `dist` profile is `release` with whole-program LTO)
 #   --tag TAG       the image's tag (default: $BATON_IMAGE or baton:latest, what the compose
 #                   file runs)
 #
@@ -34,9 +35,9 @@ done
 "$repo/deploy/base-images.sh"
 
 if [[ -z "$binary" ]]; then
-    say "building the release binary (cargo build --release --bin baton)"
-    (cd "$repo" && cargo build --release --locked --bin baton)
-    binary="${CARGO_TARGET_DIR:-$repo/target}/release/baton"
+    say "building the binary that ships (cargo build --profile dist --bin baton)"
+    (cd "$repo" && cargo build --profile dist --locked --bin baton)
+    binary="${CARGO_TARGET_DIR:-$repo/target}/dist/baton"
 fi
 [[ -x "$binary" ]] || die "$binary is not an executable file"
 

@@ -159,7 +159,7 @@ fn plan(args: Args) -> anyhow::Result<Plan> {
     };
     if !baton.is_file() {
         bail!(
-            "{} is missing: build it with `cargo build --release -p baton-cli`, or pass --baton",
+            "{} is missing: build it with `cargo build --profile dist -p baton-cli`, or pass --baton",
             baton.display()
         );
     }
@@ -216,7 +216,7 @@ fn build_baton() -> anyhow::Result<PathBuf> {
             bail!("cargo build of the baton binary failed ({status})");
         }
         if profile == "debug" {
-            eprintln!("baton-bench: warning: a debug build; use --release for real figures");
+            eprintln!("baton-bench: warning: a debug build; use --profile dist for real figures");
         }
     }
     Ok(baton)
