@@ -25,6 +25,7 @@ use tonic::transport::server::TcpIncoming;
 
 pub mod compose;
 pub mod process;
+pub mod rest;
 
 pub const TOKEN: &str = "cluster-token";
 

@@ -62,19 +62,7 @@ struct Api {
 
 impl Api {
     async fn deploy(&self, flow: &str) -> anyhow::Result<()> {
-        let response = self
-            .http
-            .post(format!("{}/api/v1/flows", self.base))
-            .header("content-type", "application/x-yaml")
-            .body(flow.to_owned())
-            .send()
-            .await?;
-        anyhow::ensure!(
-            response.status().is_success(),
-            "deploy: {}",
-            response.text().await?
-        );
-        Ok(())
+        baton_tests::rest::deploy_flow(&self.http, &format!("{}/api/v1", self.base), flow).await
     }
 
     async fn execute(&self, flow: &str, inputs: Value) -> anyhow::Result<String> {

@@ -110,15 +110,7 @@ impl Client {
     }
 
     async fn deploy(&self, flow: &str) -> anyhow::Result<()> {
-        let response = self
-            .http
-            .post(format!("{}/flows", self.api))
-            .header("content-type", "application/x-yaml")
-            .body(flow.to_owned())
-            .send()
-            .await?;
-        anyhow::ensure!(response.status().is_success(), "{}", response.text().await?);
-        Ok(())
+        baton_tests::rest::deploy_flow(&self.http, &self.api, flow).await
     }
 
     /// Runs a flow to its end; returns the execution and its log lines.

@@ -66,18 +66,7 @@ fn worker(executor: &BatonProcess) -> anyhow::Result<BatonProcess> {
 
 /// Deploys `source` through the webserver at `api`.
 async fn deploy(http: &reqwest::Client, api: &str, source: &str) -> anyhow::Result<()> {
-    let deployed = http
-        .post(format!("{api}/flows"))
-        .header("content-type", "application/x-yaml")
-        .body(source.to_owned())
-        .send()
-        .await?;
-    anyhow::ensure!(
-        deployed.status().is_success(),
-        "deploy: {}",
-        deployed.text().await?
-    );
-    Ok(())
+    baton_tests::rest::deploy_flow(http, api, source).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

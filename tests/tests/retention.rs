@@ -52,15 +52,7 @@ impl Api {
     }
 
     async fn deploy(&self, flow: &str) -> anyhow::Result<()> {
-        let response = self
-            .http
-            .post(format!("{}/flows", self.api))
-            .header("content-type", "application/x-yaml")
-            .body(flow.to_owned())
-            .send()
-            .await?;
-        anyhow::ensure!(response.status().is_success(), "{}", response.text().await?);
-        Ok(())
+        baton_tests::rest::deploy_flow(&self.http, &self.api, flow).await
     }
 
     /// Starts an execution; with `wait`, answers once it has ended.

@@ -22,20 +22,7 @@ impl Api {
     }
 
     pub async fn deploy(&self, flow: &str) -> anyhow::Result<()> {
-        let response = self
-            .http
-            .post(format!("{}/api/v1/flows", self.base))
-            .header("content-type", "application/x-yaml")
-            .body(flow.to_owned())
-            .send()
-            .await?;
-        let status = response.status();
-        ensure!(
-            status.is_success(),
-            "deploy: {status} {}",
-            response.text().await?
-        );
-        Ok(())
+        baton_tests::rest::deploy_flow(&self.http, &format!("{}/api/v1", self.base), flow).await
     }
 
     pub async fn execute(
