@@ -213,7 +213,21 @@ async fn one_execution_is_one_trace_across_the_executor_and_two_workers() -> any
             .filter(|s| s.name == "task_run")
             .map(|s| s.instance.clone())
             .collect();
-        if spans.iter().any(|s| s.name == "execution") && workers_seen.len() >= 2 {
+        // A container's spans end (and are exported) before its attempt's span: wait for the
+        // attempts they hang under too.
+        let attempt_ids: BTreeSet<_> = spans
+            .iter()
+            .filter(|s| s.name == "task_run")
+            .map(|s| s.span_id.clone())
+            .collect();
+        let containers_placed = spans
+            .iter()
+            .filter(|s| s.name.starts_with("container."))
+            .all(|s| attempt_ids.contains(&s.parent_span_id));
+        if spans.iter().any(|s| s.name == "execution")
+            && workers_seen.len() >= 2
+            && containers_placed
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
