@@ -3,9 +3,9 @@
 //! glibc's allocator keeps freed memory in its arenas for reuse and returns little of it on its
 //! own: after 2,000 executions a webserver held ~8 MB more than when it started, and would hold
 //! it through hours of idling. Every few seconds this reads how much of the heap is free
-//! (`mallinfo2`) and, past a threshold, has `malloc_trim` return the free pages. While work
-//! goes on, the free heap is reused at once and stays under the threshold, so the trim runs
-//! after bursts, not during them.
+//! (`mallinfo2`) and, past a threshold, has `malloc_trim` return the free pages. A trim during
+//! work costs little (it runs on a blocking thread and locks one arena at a time) and what it
+//! returns is allocated again if needed.
 
 use std::time::Duration;
 

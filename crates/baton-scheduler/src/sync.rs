@@ -38,9 +38,9 @@ pub(crate) async fn sync_flows(
                 .collect::<Vec<FlowTriggers>>()
         });
         let (parsed, next) = tokio::join!(parsing, store.flows_to_sync(after, BATCH));
-        let parsed = parsed.map_err(|e| Error::Task(e.to_string()))?;
+        let parsed = parsed.map_err(task_failed)?;
         if let Some(write) = writing.take() {
-            synced += write.await.map_err(|e| Error::Task(e.to_string()))??;
+            synced += write.await.map_err(task_failed)??;
         }
         let store = store.clone();
         writing = Some(tokio::spawn(
@@ -49,9 +49,14 @@ pub(crate) async fn sync_flows(
         flows = next?;
     }
     if let Some(write) = writing {
-        synced += write.await.map_err(|e| Error::Task(e.to_string()))??;
+        synced += write.await.map_err(task_failed)??;
     }
     Ok(synced)
+}
+
+/// A parse or write task of the pipeline that panicked.
+fn task_failed(error: tokio::task::JoinError) -> Error {
+    Error::Task(error.to_string())
 }
 
 /// The Schedule triggers of one flow revision, each starting at its next date after `now`
